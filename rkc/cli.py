@@ -1,0 +1,91 @@
+"""The ``rkc`` console command: one entry point for the jobs.
+
+Subcommands import their implementation lazily so that ``rkc calc`` starts
+without loading Tryton.
+"""
+import argparse
+import sys
+
+
+def _calc(args):
+    from rkc import calc
+    return calc.run(args.kind)
+
+
+def _meters_simulate(args):
+    from rkc.metering import simulator
+    return simulator.main(args)
+
+
+def _read_meters(args):
+    from rkc.metering import jobs
+    return jobs.main(args)
+
+
+def _tryton(name):
+    "A subcommand implemented in rkc.tryton_commands (needs Tryton)."
+    def run(args):
+        from rkc import tryton_commands
+        return getattr(tryton_commands, name)(args)
+    return run
+
+
+def build_parser():
+    from rkc import calc
+    parser = argparse.ArgumentParser(
+        prog='rkc', description='Utility billing jobs and tools.')
+    parser.add_argument(
+        '-c', '--config', help='trytond configuration file '
+        '(default: $TRYTOND_CONFIG or the embedded SQLite demo setup)')
+    parser.add_argument(
+        '-d', '--database', help='database name (default: $RKC_DATABASE '
+        'or "rkc")')
+    sub = parser.add_subparsers(dest='command', required=True)
+
+    p = sub.add_parser('calc', help='run one calculation, JSON in and out')
+    p.add_argument('kind', choices=calc.KINDS)
+    p.set_defaults(func=_calc)
+
+    p = sub.add_parser('db', help='create or update the database')
+    p.add_argument('action', choices=('create', 'update'))
+    p.set_defaults(func=_tryton('db'))
+
+    p = sub.add_parser(
+        'demo', help='create the demo town and start the desk')
+    p.add_argument('--accounts', type=int, default=2000,
+        help='number of personal accounts to generate (default 2000)')
+    p.add_argument('--no-serve', action='store_true',
+        help='set everything up, then exit instead of serving')
+    p.add_argument('--port', type=int, default=8000)
+    p.set_defaults(func=_tryton('demo'))
+
+    p = sub.add_parser('serve', help='serve the desk and portal')
+    p.add_argument('--port', type=int, default=8000)
+    p.set_defaults(func=_tryton('serve'))
+
+    p = sub.add_parser('meters', help='meter fleet tools')
+    msub = p.add_subparsers(dest='meters_command', required=True)
+    s = msub.add_parser(
+        'simulate', help='run a simulated Modbus TCP meter fleet')
+    s.add_argument('--gateways', type=int, default=4)
+    s.add_argument('--meters-per-gateway', type=int, default=32)
+    s.add_argument('--host', default='127.0.0.1')
+    s.add_argument('--base-port', type=int, default=15020)
+    s.add_argument('--seed', type=int, default=1)
+    s.set_defaults(func=_meters_simulate)
+
+    p = sub.add_parser('read-meters', help='poll the meters over Modbus TCP')
+    p.add_argument('--centre', help='only this centre (code)')
+    p.add_argument('--building', type=int, help='only this building (id)')
+    p.set_defaults(func=_read_meters)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return args.func(args) or 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Running Tryton code outside trytond's own server (RQ jobs, the ``rkc``
+command, benchmarks).
+
+A process initialises the pool once and keeps it; every unit of work runs in
+:func:`transaction`, which repeats trytond's own retry loop: restart on
+``TransactionError`` (after letting it fix the transaction), retry on
+serialization failures up to ``[database] retry``, and run the queued tasks
+after commit.
+"""
+import os
+import time
+
+_started = set()
+
+DEFAULT_DATABASE = 'rkc'
+
+
+def database_name(name=None):
+    return name or os.environ.get('RKC_DATABASE') or DEFAULT_DATABASE
+
+
+def configure(config_file=None):
+    "Load trytond's configuration once per process."
+    from trytond import config
+    config_file = config_file or os.environ.get('TRYTOND_CONFIG')
+    config.update_etc(config_file)
+
+
+def pool(database=None):
+    "The initialised pool of a database, started once per process."
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    database = database_name(database)
+    if database not in _started:
+        Pool.start()
+        known = Pool.database_list()
+        db_pool = Pool(database)
+        if database not in known:
+            with Transaction().start(database, 0, readonly=True):
+                db_pool.init()
+        _started.add(database)
+    return Pool(database)
+
+
+def transaction(func, *args, database=None, user=0, context=None,
+        readonly=False, **kwargs):
+    """Call ``func(*args, **kwargs)`` inside a committed transaction with
+    trytond's retry loop; return its result."""
+    from trytond import backend
+    from trytond.config import config
+    from trytond.exceptions import TransactionError
+    from trytond.transaction import Transaction
+    from trytond.worker import run_task
+
+    database = database_name(database)
+    db_pool = pool(database)
+    retry = config.getint('database', 'retry')
+    count = 0
+    extras = {}
+    while True:
+        if count:
+            time.sleep(0.02 * count)
+        with Transaction().start(database, user, context=context,
+                readonly=readonly, **extras) as trans:
+            try:
+                result = func(*args, **kwargs)
+            except TransactionError as exc:
+                trans.rollback()
+                exc.fix(extras)
+                continue
+            except backend.DatabaseOperationalError:
+                if count < retry:
+                    trans.rollback()
+                    count += 1
+                    continue
+                raise
+            tasks = list(trans.tasks)
+        for task_id in tasks:
+            run_task(db_pool, task_id)
+        return result
