@@ -1,0 +1,568 @@
+"""Streaming parser and checks for agents' registry files.
+
+A registry is reconciled as a whole against the agent's bank transfer, so
+one bad line, a missing trailer or a trailer mismatch quarantines the whole
+file: the summary lists every problem at once and nothing is written.
+
+Two ways to import, both natural for a database layer:
+
+- ``summary = check_registry(f, fmt)``; when ``summary.accepted``, rewind
+  and write ``accepted_records(f, fmt, summary)`` in one transaction (it
+  raises :class:`RegistryChanged` at the end if the bytes differ);
+- or iterate a :class:`RegistryReader` (records and :class:`LineError`
+  items) straight into a transaction, then commit only if
+  ``reader.summary.accepted``.
+
+Memory stays bounded by the longest allowed line, except the index of
+operation keys for the duplicate check: one 64-bit digest per line.
+"""
+import csv
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from rkc.engine.money import KOPECK
+
+ZERO = Decimal('0.00')
+
+
+class ErrorCode(StrEnum):
+    "Stable codes of the problems a registry file can have."
+    ENCODING = 'encoding'
+    LINE_TOO_LONG = 'line_too_long'
+    MISSING_HEADER = 'missing_header'
+    FIELD_COUNT = 'field_count'
+    BAD_DATE = 'bad_date'
+    BAD_PERIOD = 'bad_period'
+    BAD_AMOUNT = 'bad_amount'
+    BAD_READING = 'bad_reading'
+    EMPTY_ACCOUNT = 'empty_account'
+    EMPTY_OPERATION = 'empty_operation'
+    DUPLICATE = 'duplicate'
+    MISSING_TRAILER = 'missing_trailer'
+    BAD_TRAILER = 'bad_trailer'
+    TRAILER_COUNT = 'trailer_count'
+    TRAILER_AMOUNT = 'trailer_amount'
+    TRAILER_COMMISSION = 'trailer_commission'
+    AFTER_TRAILER = 'after_trailer'
+
+
+@dataclass(frozen=True, slots=True)
+class LineError:
+    "A problem at a physical line (1-based; 0 for the file as a whole)."
+    line: int
+    code: ErrorCode
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    meter: str
+    value: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """One payment line. ``amount`` is what the consumer is credited; the
+    agent's ``commission`` is kept beside it and never deducted."""
+    line: int
+    accepted_at: dt.datetime
+    branch: str
+    terminal: str
+    operation_id: str
+    account: str
+    payer: str
+    address: str
+    period: dt.date | None
+    amount: Decimal
+    commission: Decimal
+    readings: tuple = ()
+
+    @property
+    def operation_key(self):
+        "The agent's identity of the operation: branch, number, date."
+        return (self.branch, self.operation_id, self.accepted_at.date())
+
+
+@dataclass(frozen=True, slots=True)
+class Debt:
+    "One line of an outgoing debt registry: what a consumer owes."
+    line: int
+    account: str
+    payer: str
+    address: str
+    period: dt.date | None
+    amount: Decimal
+
+    @property
+    def operation_key(self):
+        return (self.account, self.period)
+
+
+@dataclass(frozen=True)
+class RegistrySummary:
+    """What a whole pass found. ``records``, ``amount`` and ``commission``
+    cover the well-formed lines; ``errors`` keeps the first problems,
+    ``error_count`` counts them all."""
+    format: str
+    sha256: str
+    size: int
+    lines: int
+    data_lines: int
+    records: int
+    amount: Decimal
+    commission: Decimal
+    error_count: int
+    errors: tuple
+
+    @property
+    def accepted(self):
+        return self.error_count == 0
+
+    @property
+    def verdict(self):
+        return 'accept' if self.accepted else 'quarantine'
+
+
+class RegistryChanged(Exception):
+    "The file read in the second pass is not the one that was checked."
+
+
+class _Problem(Exception):
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# Problems that leave unknown whether the line was a payment, and its amount.
+_UNREAD = {ErrorCode.ENCODING, ErrorCode.LINE_TOO_LONG}
+
+
+class RegistryReader:
+    """Iterate over a binary file object, line by line, yielding records
+    (:class:`Payment` or :class:`Debt`, by the format's kind) and
+    :class:`LineError` items; :attr:`summary` is ready at the end."""
+
+    def __init__(self, stream, fmt, max_errors=1000):
+        self.stream = stream
+        self.fmt = fmt
+        self.max_errors = max_errors
+        self._summary = None
+        self._index = {name: i for i, name in enumerate(fmt.fields)
+            if name != 'skip'}
+        self._money = _money_parser(fmt)
+        self._reading_value = _number_parser(fmt, 12, 6)
+        if fmt.quote:
+            self._split = self._split_quoted
+        if fmt.kind == 'payments':
+            self._record = self._payment
+        else:
+            self._record = self._debt
+
+    @property
+    def summary(self):
+        if self._summary is None:
+            raise RuntimeError('the registry has not been read to its end')
+        return self._summary
+
+    def __iter__(self):
+        fmt = self.fmt
+        digest = hashlib.sha256()
+        self._seen = set()
+        self._totals = [ZERO, ZERO]
+        self._totals_known = True
+        self._size = 0
+        errors = []
+        error_count = number = data_lines = records = 0
+        amount = commission = ZERO
+        trailer_seen = False
+        for number, raw in self._raw_lines(digest):
+            if number <= len(fmt.header):
+                continue
+            found = ()
+            try:
+                text = self._decode(raw, number)
+                if not text.strip():
+                    continue
+                if trailer_seen:
+                    raise _Problem(
+                        ErrorCode.AFTER_TRAILER,
+                        'text after the trailer line')
+                if fmt.trailer and text.startswith(fmt.trailer.prefix):
+                    trailer_seen = True
+                    found = self._check_trailer(number, text, data_lines)
+                else:
+                    data_lines += 1
+                    record = self._data_line(number, text)
+                    records += 1
+                    amount += record.amount
+                    commission += getattr(record, 'commission', ZERO)
+                    yield record
+            except _Problem as problem:
+                if problem.code in _UNREAD and not trailer_seen:
+                    # Maybe a payment: its amount and the count are unknown.
+                    data_lines += 1
+                    self._totals_known = False
+                found = [LineError(number, problem.code, problem.message)]
+            for error in found:
+                error_count += 1
+                if len(errors) < self.max_errors:
+                    errors.append(error)
+                yield error
+        ends = []
+        if number < len(fmt.header):
+            ends.append(LineError(
+                0, ErrorCode.MISSING_HEADER,
+                f'the file ends inside its {len(fmt.header)}-line header'))
+        elif fmt.trailer and not trailer_seen:
+            ends.append(LineError(
+                0, ErrorCode.MISSING_TRAILER,
+                f'no trailer line starting with {fmt.trailer.prefix!r}'))
+        for error in ends:
+            error_count += 1
+            if len(errors) < self.max_errors:
+                errors.append(error)
+            yield error
+        self._summary = RegistrySummary(
+            format=fmt.name, sha256=digest.hexdigest(), size=self._size,
+            lines=number, data_lines=data_lines, records=records,
+            amount=amount, commission=commission,
+            error_count=error_count, errors=tuple(errors))
+
+    def _data_line(self, number, text):
+        """The record of a line, checked against the earlier ones. Lines
+        whose amounts could not be read make the file's totals unknown."""
+        self._amounts_read = False
+        try:
+            record = self._record(number, text)
+        except _Problem:
+            if not self._amounts_read:
+                self._totals_known = False
+            raise
+        key = hashlib.blake2b(
+            '\x1f'.join(map(str, record.operation_key)).encode(),
+            digest_size=8).digest()
+        if key in self._seen:
+            raise _Problem(
+                ErrorCode.DUPLICATE,
+                'the same operation appears earlier in the file: '
+                + _describe(record))
+        self._seen.add(key)
+        return record
+
+    def _raw_lines(self, digest):
+        """(number, bytes without the line end) for each physical line;
+        bytes is None for a line longer than the format allows, which is
+        read through in bounded pieces."""
+        read = self.stream.readline
+        limit = self.fmt.max_line_bytes
+        number = 0
+        while raw := read(limit):
+            number += 1
+            digest.update(raw)
+            self._size += len(raw)
+            if raw[-1:] != b'\n' and len(raw) == limit:
+                while (rest := read(limit)):
+                    digest.update(rest)
+                    self._size += len(rest)
+                    if rest[-1:] == b'\n':
+                        break
+                yield number, None
+                continue
+            yield number, raw.rstrip(b'\r\n')
+
+    def _decode(self, raw, number):
+        if raw is None:
+            raise _Problem(
+                ErrorCode.LINE_TOO_LONG,
+                f'line longer than {self.fmt.max_line_bytes} bytes')
+        try:
+            text = raw.decode(self.fmt.encoding)
+        except UnicodeDecodeError as exc:
+            raise _Problem(
+                ErrorCode.ENCODING,
+                f'byte 0x{raw[exc.start]:02x} at position {exc.start + 1} '
+                f'is not valid {self.fmt.encoding}') from None
+        if number == 1 and text.startswith('\ufeff'):
+            text = text[1:]
+        return text
+
+    def _split(self, text):
+        return [cell.strip() for cell in text.split(self.fmt.delimiter)]
+
+    def _split_quoted(self, text):
+        try:
+            cells = next(csv.reader(
+                [text], delimiter=self.fmt.delimiter,
+                quotechar=self.fmt.quote, strict=True))
+        except csv.Error as exc:
+            raise _Problem(
+                ErrorCode.FIELD_COUNT, f'badly quoted line: {exc}') from None
+        return [cell.strip() for cell in cells]
+
+    def _cells(self, text):
+        "The fixed cells and the trailing reading groups of a line."
+        fmt = self.fmt
+        cells = self._split(text)
+        expected = len(fmt.fields)
+        group = fmt.readings.group if fmt.readings else ()
+        extra = len(cells) - expected
+        if extra == 0 or (group and extra > 0 and extra % len(group) == 0):
+            return cells[:expected], cells[expected:]
+        wanted = (
+            f'{expected} + a multiple of {len(group)}' if group
+            else str(expected))
+        raise _Problem(
+            ErrorCode.FIELD_COUNT,
+            f'{len(cells)} fields, expected {wanted}')
+
+    def _payment(self, number, text):
+        cells, extra = self._cells(text)
+        index = self._index
+        amount, commission = self._amounts(cells)
+        account = self._required(
+            cells, 'account', ErrorCode.EMPTY_ACCOUNT)
+        operation_id = self._required(
+            cells, 'operation_id', ErrorCode.EMPTY_OPERATION)
+        get = _getter(cells, index)
+        return Payment(
+            line=number, accepted_at=self._accepted_at(cells),
+            branch=get('branch'), terminal=get('terminal'),
+            operation_id=operation_id, account=account,
+            payer=get('payer'), address=get('address'),
+            period=self._period(cells), amount=amount,
+            commission=commission,
+            readings=self._readings(get('readings'), extra))
+
+    def _debt(self, number, text):
+        cells, _ = self._cells(text)
+        amount, _ = self._amounts(cells)
+        get = _getter(cells, self._index)
+        return Debt(
+            line=number,
+            account=self._required(
+                cells, 'account', ErrorCode.EMPTY_ACCOUNT),
+            payer=get('payer'), address=get('address'),
+            period=self._period(cells), amount=amount)
+
+    def _amounts(self, cells):
+        """Amount and commission, added to the running totals that the
+        trailer is compared with."""
+        amount = self._money(cells[self._index['amount']], 'amount')
+        if self.fmt.kind == 'payments' and not amount:
+            raise _Problem(ErrorCode.BAD_AMOUNT, 'amount is zero')
+        commission = ZERO
+        if 'commission' in self._index:
+            commission = self._money(
+                cells[self._index['commission']], 'commission')
+        self._totals[0] += amount
+        self._totals[1] += commission
+        self._amounts_read = True
+        return amount, commission
+
+    def _required(self, cells, name, code):
+        value = cells[self._index[name]]
+        if not value:
+            raise _Problem(code, f'{name} is empty')
+        return value
+
+    def _accepted_at(self, cells):
+        fmt = self.fmt
+        if 'accepted_at' in self._index:
+            text = cells[self._index['accepted_at']]
+            parts = fmt.accepted_at.parse(text)
+            pattern = fmt.accepted_at.text
+        else:
+            text = cells[self._index['accepted_date']]
+            parts = fmt.date.parse(text)
+            pattern = fmt.date.text
+            if parts is not None and 'accepted_time' in self._index:
+                text = cells[self._index['accepted_time']]
+                pattern = fmt.time.text
+                time = fmt.time.parse(text)
+                parts = None if time is None else parts | time
+        if parts is None:
+            raise _Problem(
+                ErrorCode.BAD_DATE,
+                f'acceptance date/time {text!r} does not match {pattern!r}')
+        try:
+            return dt.datetime(**parts)
+        except ValueError as exc:
+            raise _Problem(
+                ErrorCode.BAD_DATE,
+                f'acceptance date/time {text!r}: {exc}') from None
+
+    def _period(self, cells):
+        if 'period' not in self._index:
+            return None
+        text = cells[self._index['period']]
+        if not text:
+            return None
+        parts = self.fmt.period.parse(text)
+        if parts is None or not 1 <= parts['month'] <= 12:
+            raise _Problem(
+                ErrorCode.BAD_PERIOD,
+                f'period {text!r} is not a month in the layout '
+                f'{self.fmt.period.text!r}')
+        return dt.date(parts['year'], parts['month'], 1)
+
+    def _readings(self, column, groups):
+        readings = self.fmt.readings
+        if readings is None:
+            return ()
+        if readings.group:
+            size = len(readings.group)
+            meter = readings.group.index('meter')
+            value = readings.group.index('value')
+            pairs = [
+                (groups[i + meter], groups[i + value])
+                for i in range(0, len(groups), size)]
+        else:
+            pairs = [
+                item.partition(readings.pair_separator)[::2]
+                for item in column.split(readings.separator) if item]
+        result = []
+        for meter_id, text in pairs:
+            meter_id, text = meter_id.strip(), text.strip()
+            if not meter_id and not text:
+                continue  # agents pad the reading columns
+            number = self._reading_value(text) if meter_id else None
+            if number is None:
+                raise _Problem(
+                    ErrorCode.BAD_READING,
+                    f'meter reading {meter_id!r}={text!r} needs a meter and '
+                    f'a non-negative number')
+            result.append(Reading(meter_id, number))
+        return tuple(result)
+
+    def _check_trailer(self, number, text, data_lines):
+        fmt = self.fmt
+        trailer = fmt.trailer
+        cells = [c.strip() for c in text[len(trailer.prefix):].split(
+            fmt.delimiter)]
+        if len(cells) != len(trailer.fields):
+            return [LineError(
+                number, ErrorCode.BAD_TRAILER,
+                f'trailer has {len(cells)} fields, expected '
+                f'{len(trailer.fields)}')]
+        count = cells[trailer.position('count')]
+        if not count.isascii() or not count.isdigit():
+            return [LineError(
+                number, ErrorCode.BAD_TRAILER,
+                f'trailer line count {count!r} is not a whole number')]
+        errors = []
+        if int(count) != data_lines:
+            errors.append(LineError(
+                number, ErrorCode.TRAILER_COUNT,
+                f'trailer says {int(count)} lines, the file has '
+                f'{data_lines}'))
+        if not self._totals_known:
+            return errors
+        for name, code, total in (
+                ('amount', ErrorCode.TRAILER_AMOUNT, self._totals[0]),
+                ('commission', ErrorCode.TRAILER_COMMISSION,
+                    self._totals[1])):
+            position = trailer.position(name)
+            if position is None:
+                continue
+            try:
+                declared = self._money(cells[position], f'trailer {name}')
+            except _Problem as problem:
+                errors.append(LineError(
+                    number, ErrorCode.BAD_TRAILER, problem.message))
+                continue
+            if declared != total:
+                errors.append(LineError(
+                    number, code,
+                    f'trailer total {name} {declared}, the lines sum to '
+                    f'{total}'))
+        return errors
+
+
+def _getter(cells, index):
+    "Optional text fields: empty when the layout has no such column."
+    def get(name):
+        return cells[index[name]] if name in index else ''
+    return get
+
+
+def _describe(record):
+    key = record.operation_key
+    if isinstance(record, Payment):
+        return (f'branch {key[0]!r}, operation {key[1]!r}, '
+            f'date {key[2].isoformat()}')
+    return f'account {key[0]!r}, period {key[1]}'
+
+
+def _number_parser(fmt, digits, places):
+    "Non-negative decimal text in the format's notation, or None."
+    pattern = re.compile(
+        rf'\d{{1,{digits}}}(?:{re.escape(fmt.decimal_separator)}'
+        rf'\d{{1,{places}}})?\Z')
+    separator = fmt.decimal_separator
+
+    def parse(text):
+        if not pattern.match(text):
+            return None
+        return Decimal(text.replace(separator, '.'))
+    return parse
+
+
+def _money_parser(fmt):
+    """Money in roubles with up to two decimals, or whole kopecks, as
+    roubles quantized to the kopeck."""
+    if fmt.money_unit == 'kopecks':
+        pattern = re.compile(r'\d{1,14}\Z')
+        unit = 'whole kopecks'
+
+        def convert(text):
+            if pattern.match(text):
+                return Decimal(int(text)).scaleb(-2)
+    else:
+        number = _number_parser(fmt, 12, 2)
+        unit = f'roubles with "{fmt.decimal_separator}" before kopecks'
+
+        def convert(text):
+            value = number(text)
+            return None if value is None else value.quantize(KOPECK)
+
+    def parse(text, name):
+        value = convert(text)
+        if value is None:
+            raise _Problem(
+                ErrorCode.BAD_AMOUNT,
+                f'{name} {text!r} is not a non-negative amount in {unit}')
+        return value
+    return parse
+
+
+def check_registry(stream, fmt, max_errors=1000):
+    "First pass: read the whole file, keep only its summary."
+    reader = RegistryReader(stream, fmt, max_errors)
+    for _ in reader:
+        pass
+    return reader.summary
+
+
+def accepted_records(stream, fmt, summary):
+    """Second pass over a file that :func:`check_registry` accepted: yield
+    its records; raise :class:`RegistryChanged` (so that the caller's
+    transaction rolls back) if the bytes are not the checked ones."""
+    if not summary.accepted:
+        raise ValueError(
+            f'registry {summary.sha256} is quarantined, not accepted')
+    reader = RegistryReader(stream, fmt, max_errors=1)
+    for item in reader:
+        if isinstance(item, LineError):
+            raise RegistryChanged(
+                f'line {item.line}: {item.message} (the file changed '
+                f'after it was checked)')
+        yield item
+    if reader.summary.sha256 != summary.sha256:
+        raise RegistryChanged(
+            f'the file read has SHA-256 {reader.summary.sha256}, the '
+            f'checked one {summary.sha256}')
