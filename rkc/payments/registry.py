@@ -372,29 +372,29 @@ class RegistryReader:
 
     def _accepted_at(self, cells):
         fmt = self.fmt
-        if 'accepted_at' in self._index:
-            text = cells[self._index['accepted_at']]
-            parts = fmt.accepted_at.parse(text)
-            pattern = fmt.accepted_at.text
+        index = self._index
+        if 'accepted_at' in index:
+            texts = [(cells[index['accepted_at']], fmt.accepted_at)]
         else:
-            text = cells[self._index['accepted_date']]
-            parts = fmt.date.parse(text)
-            pattern = fmt.date.text
-            if parts is not None and 'accepted_time' in self._index:
-                text = cells[self._index['accepted_time']]
-                pattern = fmt.time.text
-                time = fmt.time.parse(text)
-                parts = None if time is None else parts | time
-        if parts is None:
-            raise _Problem(
-                ErrorCode.BAD_DATE,
-                f'acceptance date/time {text!r} does not match {pattern!r}')
+            texts = [(cells[index['accepted_date']], fmt.date)]
+            if 'accepted_time' in index:
+                texts.append((cells[index['accepted_time']], fmt.time))
+        parts = {}
+        for text, pattern in texts:
+            found = pattern.parse(text)
+            if found is None:
+                raise _Problem(
+                    ErrorCode.BAD_DATE,
+                    f'acceptance date/time {text!r} does not match '
+                    f'{pattern.text!r}')
+            parts.update(found)
         try:
             return dt.datetime(**parts)
         except ValueError as exc:
+            shown = ' '.join(text for text, _ in texts)
             raise _Problem(
                 ErrorCode.BAD_DATE,
-                f'acceptance date/time {text!r}: {exc}') from None
+                f'acceptance date/time {shown!r}: {exc}') from None
 
     def _period(self, cells):
         if 'period' not in self._index:
