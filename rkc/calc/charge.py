@@ -13,7 +13,7 @@ def calculate(payload):
     return METHODS[method](payload)
 
 
-def _volume(value):
+def shown_volume(value):
     return round_places(value, VOLUME_PLACES)
 
 
@@ -35,15 +35,15 @@ def _metered(payload):
         lines = charges.multi_zone(
             [_zone(z) for z in payload.objects('zones')], digits)
         return {
-            'volume': _volume(sum(line.volume for line in lines)),
+            'volume': shown_volume(sum(line.volume for line in lines)),
             'amount': sum(line.amount for line in lines),
-            'zones': [{'volume': _volume(line.volume),
+            'zones': [{'volume': shown_volume(line.volume),
                     'amount': line.amount} for line in lines],
             }
     line = charges.metered(
         payload.decimal('previous'), payload.decimal('current'),
         payload.decimal('tariff'), digits)
-    return {'volume': _volume(line.volume), 'amount': line.amount}
+    return {'volume': shown_volume(line.volume), 'amount': line.amount}
 
 
 def _norm(payload):
@@ -52,21 +52,21 @@ def _norm(payload):
         payload.decimal('tariff'),
         payload.decimal('raising_coefficient', charges.ONE),
         payload.integer('owners', required=False, minimum=0))
-    return {'volume': _volume(line.volume), 'amount': line.amount,
+    return {'volume': shown_volume(line.volume), 'amount': line.amount,
         'excess': line.excess}
 
 
 def _average(payload):
     line = charges.average(
         payload.decimals('history'), payload.decimal('tariff'))
-    return {'volume': _volume(line.volume), 'amount': line.amount}
+    return {'volume': shown_volume(line.volume), 'amount': line.amount}
 
 
 def _two_component(payload):
     line = charges.two_component(
         payload.decimal('volume'), payload.decimal('cold_tariff'),
         payload.decimal('heat_norm'), payload.decimal('heat_tariff'))
-    return {'volume': _volume(line.volume), 'amount': line.amount,
+    return {'volume': shown_volume(line.volume), 'amount': line.amount,
         **line.components}
 
 
@@ -74,7 +74,7 @@ def _wastewater(payload):
     line = charges.wastewater(
         payload.decimal('cold_volume'), payload.decimal('hot_volume'),
         payload.decimal('tariff'))
-    return {'volume': _volume(line.volume), 'amount': line.amount}
+    return {'volume': shown_volume(line.volume), 'amount': line.amount}
 
 
 def _heating_norm(payload):

@@ -28,6 +28,11 @@ def next_period(period):
     return dt.date(period.year, period.month + 1, 1)
 
 
+def period_range(period):
+    "The whole period as a half-open day range."
+    return period, next_period(period)
+
+
 def clip(start, stop, first=None, last=None):
     """The part of ``(start, stop)`` from an inclusive first day to an
     inclusive last day (None: unbounded), or None when nothing is left."""
@@ -54,3 +59,10 @@ def periods(first_day, last_day):
     while period <= last_day:
         yield period
         period = next_period(period)
+
+
+def prorate(quantity, start, stop):
+    """A monthly quantity for the days ``(start, stop)`` of one period:
+    quantity × days / days in the month (multiplied first, so that
+    nothing is rounded)."""
+    return quantity * (stop - start).days / days_in_period(period_of(start))
