@@ -1,0 +1,83 @@
+# This file is part of rkc_utilities.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+"Pieces shared by several business objects."
+import datetime as dt
+
+from trytond.i18n import gettext
+from trytond.model import fields
+from trytond.pyson import Bool, Eval, If
+
+from .exceptions import OverlapError
+
+
+class DatedMixin:
+    """A value valid from a date until another (or further notice).
+
+    Records with the same ``_dated_scope`` fields must not cover the same
+    day: a tariff, norm or residents count has exactly one value per day.
+    """
+    __slots__ = ()
+    _dated_scope = ()
+
+    valid_from = fields.Date(
+        "Valid From", required=True,
+        help="The first day the value applies.")
+    valid_to = fields.Date(
+        "Valid To",
+        domain=[
+            If(Bool(Eval('valid_to')),
+                ('valid_to', '>=', Eval('valid_from', None)),
+                ()),
+            ],
+        help="The last day the value applies; empty until further notice.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order.insert(0, ('valid_from', 'DESC'))
+
+    def covers(self, date):
+        "Whether the value applies on the date."
+        return (self.valid_from <= date
+            and (self.valid_to is None or date <= self.valid_to))
+
+    @classmethod
+    def validate_fields(cls, records, field_names):
+        super().validate_fields(records, field_names)
+        if field_names is None or field_names & (
+                {'valid_from', 'valid_to'} | set(cls._dated_scope)):
+            cls.check_overlap(records)
+
+    @classmethod
+    def check_overlap(cls, records):
+        for record in records:
+            domain = [
+                ('id', '!=', record.id),
+                ['OR',
+                    ('valid_to', '=', None),
+                    ('valid_to', '>=', record.valid_from),
+                    ],
+                ]
+            if record.valid_to:
+                domain.append(('valid_from', '<=', record.valid_to))
+            for name in cls._dated_scope:
+                value = getattr(record, name)
+                domain.append(
+                    (name, '=', value.id if hasattr(value, 'id') else value))
+            others = cls.search(domain, limit=1)
+            if others:
+                other, = others
+                raise OverlapError(gettext(
+                        'rkc_utilities.msg_dated_overlap',
+                        record=record.rec_name,
+                        other=other.rec_name,
+                        start=record.valid_from,
+                        end=record.valid_to or '…'))
+
+    def get_rec_name(self, name):
+        end = self.valid_to.isoformat() if self.valid_to else '…'
+        return f'{self.valid_from.isoformat()} – {end}'
+
+
+def today():
+    return dt.date.today()

@@ -1,0 +1,40 @@
+# This file is part of rkc_utilities.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+from trytond.exceptions import UserError
+from trytond.model.exceptions import AccessError, ValidationError
+
+
+class BankDetailsError(ValidationError):
+    "Bank details that fail the control-digit check."
+
+
+class AreaError(ValidationError):
+    "A premise or building area that cannot be right."
+
+
+class AccountNumberError(ValidationError):
+    "A personal account number with a wrong check digit."
+
+
+class OverlapError(ValidationError):
+    "Two dated values of the same scope cover the same day."
+
+
+class MeterError(ValidationError):
+    "Meter data that contradicts itself."
+
+
+class ReadingError(ValidationError):
+    "A meter reading that cannot be accepted."
+
+
+class ShareError(ValidationError):
+    "Ownership shares that do not add up."
+
+
+class PostedError(AccessError):
+    "Posted or closed data that may no longer change."
+
+
+class ScopeError(UserError):
+    "A job or report called with a scope that does not exist."

@@ -1,0 +1,252 @@
+# This file is part of rkc_utilities.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+"Personal accounts (лицевые счета): who pays for which premise and services."
+from fractions import Fraction
+
+from trytond.i18n import gettext
+from trytond.model import ModelSQL, ModelView, Unique, Workflow, fields
+from trytond.pool import Pool
+from trytond.pyson import Eval
+from trytond.transaction import Transaction
+
+from rkc.engine.account_number import account_number_is_valid
+
+from .common import DatedMixin, today
+from .exceptions import AccountNumberError, ShareError
+
+STATES = [
+    ('open', "Open"),
+    ('closed', "Closed"),
+    ]
+
+
+class Account(Workflow, ModelSQL, ModelView):
+    __name__ = 'rkc.account'
+    _history = True
+
+    number = fields.Char(
+        "Number", size=10, readonly=True,
+        help="Ten digits: the centre's code, a sequence and a check digit. "
+        "Given when the account is opened.")
+    premise = fields.Many2One(
+        'rkc.premise', "Premise", required=True, ondelete='RESTRICT',
+        states={'readonly': Eval('state') == 'closed'})
+    centre = fields.Many2One(
+        'rkc.centre', "Centre", required=True, ondelete='RESTRICT',
+        states={'readonly': Eval('state') == 'closed'},
+        help="The centre that serves the account.")
+    payer = fields.Many2One(
+        'party.party', "Payer", required=True, ondelete='RESTRICT',
+        states={'readonly': Eval('state') == 'closed'},
+        help="The person or organisation the bills are addressed to.")
+    organisation = fields.Boolean(
+        "Organisation",
+        help="Billed to an organisation that also gets invoices.")
+    owners = fields.One2Many(
+        'rkc.account.owner', 'account', "Owners and Tenants",
+        states={'readonly': Eval('state') == 'closed'})
+    opened_on = fields.Date(
+        "Opened On", required=True,
+        states={'readonly': Eval('state') == 'closed'})
+    closed_on = fields.Date(
+        "Closed On",
+        domain=[
+            ['OR', ('closed_on', '=', None),
+                ('closed_on', '>=', Eval('opened_on', None))]],
+        states={
+            'readonly': Eval('state') == 'closed',
+            'required': Eval('state') == 'closed',
+            })
+    state = fields.Selection(STATES, "State", readonly=True, required=True)
+    services = fields.One2Many(
+        'rkc.account.service', 'account', "Services",
+        states={'readonly': Eval('state') == 'closed'},
+        help="The services billed to the account and since when.")
+    meters = fields.Function(fields.Many2Many(
+            'rkc.meter', None, None, "Meters", readonly=True,
+            help="The meters of the account's premise."), 'get_meters')
+    phone = fields.Char("Phone", help="For reminders by SMS and calls.")
+    email = fields.Char("E-mail", help="For receipts and reminders.")
+    sms_consent = fields.Boolean("SMS Consent",
+        help="The consumer agreed to SMS messages.")
+    email_consent = fields.Boolean("E-mail Consent",
+        help="The consumer agreed to receive receipts and notices by "
+        "e-mail.")
+    call_consent = fields.Boolean("Call Consent",
+        help="The consumer agreed to reminder calls.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('number_unique', Unique(t, t.number),
+                'rkc_utilities.msg_account_number_unique'),
+            ]
+        cls._order.insert(0, ('number', 'ASC'))
+        cls._transitions |= {('open', 'closed'), ('closed', 'open')}
+        cls._buttons.update({
+                'close': {
+                    'invisible': Eval('state') != 'open',
+                    'depends': ['state'],
+                    },
+                'reopen': {
+                    'invisible': Eval('state') != 'closed',
+                    'depends': ['state'],
+                    },
+                })
+
+    @staticmethod
+    def default_state():
+        return 'open'
+
+    @staticmethod
+    def default_opened_on():
+        return today()
+
+    @fields.depends('premise', '_parent_premise.building', 'centre')
+    def on_change_premise(self):
+        if self.premise and self.premise.building:
+            self.centre = self.premise.building.centre
+
+    def get_rec_name(self, name):
+        return f'{self.number} {self.payer.rec_name}'
+
+    @classmethod
+    def search_rec_name(cls, name, clause):
+        _, operator, value = clause[:3]
+        bool_op = 'AND' if operator.startswith('!') or operator.startswith(
+            'not ') else 'OR'
+        return [bool_op,
+            ('number', operator, value) + tuple(clause[3:]),
+            ('payer.name', operator, value) + tuple(clause[3:]),
+            ('premise.building.street', operator, value) + tuple(clause[3:]),
+            ]
+
+    def get_meters(self, name):
+        pool = Pool()
+        Meter = pool.get('rkc.meter')
+        return [m.id for m in Meter.search(
+                [('premise', '=', self.premise.id)])]
+
+    @classmethod
+    def preprocess_values(cls, mode, values):
+        pool = Pool()
+        Centre = pool.get('rkc.centre')
+        values = super().preprocess_values(mode, values)
+        if mode == 'create' and not values.get('number') \
+                and values.get('centre'):
+            centre = Centre(values['centre'])
+            # Serialize the openings of one centre so that numbers differ.
+            Centre.lock([centre])
+            values['number'] = centre.next_account_number()
+        return values
+
+    @classmethod
+    def validate_fields(cls, accounts, field_names):
+        super().validate_fields(accounts, field_names)
+        if field_names is None or 'number' in field_names:
+            for account in accounts:
+                if not account_number_is_valid(account.number):
+                    raise AccountNumberError(gettext(
+                            'rkc_utilities.msg_account_number_check_digit',
+                            number=account.number))
+
+    @classmethod
+    def copy(cls, accounts, default=None):
+        default = default.copy() if default is not None else {}
+        default.setdefault('number', None)
+        default.setdefault('state', 'open')
+        default.setdefault('closed_on', None)
+        return super().copy(accounts, default=default)
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('closed')
+    def close(cls, accounts):
+        for account in accounts:
+            if not account.closed_on:
+                account.closed_on = today()
+        cls.save(accounts)
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('open')
+    def reopen(cls, accounts):
+        cls.write(accounts, {'closed_on': None})
+
+    def services_on(self, date):
+        "The account's services billed on a date."
+        return [s.service for s in self.services if s.covers(date)]
+
+
+class AccountOwner(ModelSQL, ModelView):
+    __name__ = 'rkc.account.owner'
+    _history = True
+
+    account = fields.Many2One(
+        'rkc.account', "Account", required=True, ondelete='CASCADE')
+    party = fields.Many2One(
+        'party.party', "Party", required=True, ondelete='RESTRICT')
+    role = fields.Selection([
+            ('owner', "Owner"),
+            ('tenant', "Tenant"),
+            ], "Role", required=True,
+        help="Owners hold a share; tenants rent under a social lease.")
+    share = fields.Char(
+        "Share",
+        states={'required': Eval('role') == 'owner',
+            'invisible': Eval('role') != 'owner'},
+        help="The ownership share as a fraction, e.g. 1/2 or 1.")
+
+    @staticmethod
+    def default_role():
+        return 'owner'
+
+    @staticmethod
+    def default_share():
+        return '1'
+
+    def share_fraction(self):
+        try:
+            share = Fraction(self.share or '0')
+        except (ValueError, ZeroDivisionError):
+            raise ShareError(gettext(
+                    'rkc_utilities.msg_share_format',
+                    share=self.share)) from None
+        if not 0 < share <= 1:
+            raise ShareError(gettext(
+                    'rkc_utilities.msg_share_format', share=self.share))
+        return share
+
+    @classmethod
+    def validate_fields(cls, owners, field_names):
+        super().validate_fields(owners, field_names)
+        if field_names is None or field_names & {'share', 'role'}:
+            accounts = {o.account for o in owners}
+            for account in accounts:
+                total = sum(o.share_fraction() for o in account.owners
+                    if o.role == 'owner')
+                if total > 1:
+                    raise ShareError(gettext(
+                            'rkc_utilities.msg_share_total',
+                            account=account.rec_name, total=str(total)))
+
+
+class AccountService(DatedMixin, ModelSQL, ModelView):
+    __name__ = 'rkc.account.service'
+    _history = True
+    _dated_scope = ('account', 'service')
+
+    account = fields.Many2One(
+        'rkc.account', "Account", required=True, ondelete='CASCADE')
+    service = fields.Many2One(
+        'rkc.service', "Service", required=True, ondelete='RESTRICT')
+
+    @staticmethod
+    def default_valid_from():
+        context = Transaction().context
+        return context.get('opened_on') or today()
+
+    def get_rec_name(self, name):
+        return f'{self.service.rec_name}: {super().get_rec_name(name)}'
