@@ -148,11 +148,12 @@ class Bill:
 
 class _Context:
     "What the services of one account share while it is billed."
-    __slots__ = ('period', 'account', 'coefficients', 'policies',
+    __slots__ = ('period', 'whole', 'account', 'coefficients', 'policies',
         'volumes')
 
     def __init__(self, period, account, coefficients, policies):
         self.period = period
+        self.whole = calendar.period_range(period)
         self.account = account
         self.coefficients = coefficients
         self.policies = policies
@@ -183,7 +184,7 @@ def _active(context, service):
     first = max(account.opened, service.first)
     last = min(d for d in (account.closed, service.last) if d) if (
         account.closed or service.last) else None
-    return calendar.clip(*calendar.period_range(context.period), first, last)
+    return calendar.clip(*context.whole, first, last)
 
 
 def _bill_service(context, service):
@@ -219,9 +220,11 @@ def _price(volume, tariff, zone, coefficient):
 
 
 def _parts(start, stop, *tables):
-    boundaries = []
-    for table in tables:
-        boundaries.extend(table.changes())
+    "``(start, stop)`` cut where any of the tables changes inside it."
+    boundaries = [day for table in tables for day in table.changes()
+        if start < day < stop]
+    if not boundaries:
+        return [(start, stop)]
     return calendar.split(start, stop, boundaries)
 
 
@@ -237,7 +240,7 @@ def _monthly(context, service, active, quantity_on, method, basis,
     """Lines for a monthly quantity (``quantity_on(day)``) prorated over
     the parts of ``active``; returns the lines and the exact volume."""
     lines, total = [], ZERO
-    whole = calendar.period_range(context.period)
+    whole = context.whole
     for start, stop in _parts(*active, service.tariffs, *tables):
         tariff = service.tariffs.on(start)
         quantity, params = quantity_on(start)
@@ -255,7 +258,7 @@ def _measured(context, service, active, volume, method, basis, zone=0):
     """Lines for a volume measured over ``active``, shared between tariff
     parts by days."""
     lines = []
-    whole = calendar.period_range(context.period)
+    whole = context.whole
     parts = _parts(*active, service.tariffs)
     days = (active[1] - active[0]).days
     for start, stop in parts:
