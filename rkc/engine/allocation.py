@@ -108,7 +108,9 @@ def allocate(debts, payments, regulations):
                 f'the debt for {debt.period:%Y-%m} is negative')
         # Principal by service, the penalty under None.
         owed[debt.period] = {**debt.principal, None: debt.penalty}
-    oldest_first = sorted(debts, key=lambda debt: debt.period)
+    # (period, last day of its limitation period), oldest first
+    oldest_first = sorted((debt.period,
+            regulations.limitation_end(debt.due_date)) for debt in debts)
     parts = []
     advance = ZERO
     for payment in sorted(payments, key=lambda payment: payment.day):
@@ -125,12 +127,13 @@ def allocate(debts, payments, regulations):
             for penalty in (False, True):
                 left = _pay(owed, payment.period, penalty, left, payment,
                     parts)
-        in_time = [debt for debt in oldest_first
-            if not regulations.time_barred(debt.due_date, payment.day)]
+        in_time = [period for period, limitation_end in oldest_first
+            if payment.day <= limitation_end]
         for penalty in (False, True):
-            for debt in in_time:
-                left = _pay(owed, debt.period, penalty, left, payment,
-                    parts)
+            for period in in_time:
+                if not left:
+                    break
+                left = _pay(owed, period, penalty, left, payment, parts)
         advance += left
     return Allocation(tuple(parts), advance)
 

@@ -53,6 +53,3 @@ def add_months(day, months):
 def days_in_month(year, month):
     return calendar.monthrange(year, month)[1]
 
-
-def month_end(day):
-    return day.replace(day=days_in_month(day.year, day.month))

@@ -8,15 +8,13 @@ a court order costs its share of that rounded duty, rounded again.
 import dataclasses
 import datetime as dt
 import functools
-import json
 from decimal import Decimal
-from pathlib import Path
 
 from .dated import DatedTable
 from .errors import CalculationError
 from .money import round_roubles
+from .reference_data import read_json
 
-DEFAULT_PATH = Path(__file__).parent / 'data' / 'state_duty.json'
 KINDS = ('lawsuit', 'court_order')
 
 
@@ -36,9 +34,9 @@ class DutyScale:
         return min(max(duty, self.minimum), self.maximum)
 
 
-def load_scales(path=DEFAULT_PATH):
-    with open(path, encoding='utf-8') as file:
-        data = json.load(file)
+def load_scales(data=None):
+    "Duty scales from decoded JSON (default: data/state_duty.json)."
+    data = data or read_json('state_duty.json')
     return DatedTable(
         [(dt.date.fromisoformat(row['from']), DutyScale(
                     tuple((Decimal(b['over']), Decimal(b['base']),

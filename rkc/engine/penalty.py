@@ -20,8 +20,9 @@ from decimal import Decimal
 from fractions import Fraction
 
 from .allocation import Payment, PeriodDebt, allocate, apportion
+from .calendar import ONE_DAY
 from .errors import CalculationError
-from .regulations import ONE_DAY, default_regulations
+from .regulations import default_regulations
 
 ZERO = Decimal('0.00')
 

@@ -7,16 +7,13 @@ parts of it with :func:`dataclasses.replace` (e.g. no rate cap).
 import dataclasses
 import datetime as dt
 import functools
-import json
 from decimal import Decimal
-from pathlib import Path
 
+from .calendar import ONE_DAY
 from .dated import DatedTable, add_months
 from .errors import CalculationError
 from .keyrate import default_key_rates
-
-DEFAULT_PATH = Path(__file__).parent / 'data' / 'penalty_rules.json'
-ONE_DAY = dt.timedelta(days=1)
+from .reference_data import read_json
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,18 +103,18 @@ class Regulations:
             days.update((span.start, span.end + ONE_DAY))
         return days
 
-    def time_barred(self, due_date, day):
-        "Whether the limitation period of a debt due then ended before day."
-        return day > add_months(due_date, 12 * self.limitation_years)
+    def limitation_end(self, due_date):
+        "The last day of the limitation period of a debt due then."
+        return add_months(due_date, 12 * self.limitation_years)
 
 
 def _date(text):
     return dt.date.fromisoformat(text) if text else None
 
 
-def load_regulations(path=DEFAULT_PATH, key_rates=None):
-    with open(path, encoding='utf-8') as file:
-        data = json.load(file)
+def load_regulations(data=None, key_rates=None):
+    "Regulations from decoded JSON (default: data/penalty_rules.json)."
+    data = data or read_json('penalty_rules.json')
     return Regulations(
         due_days=DatedTable(
             [(_date(row['bills_from'] + '-01'),

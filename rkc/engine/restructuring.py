@@ -3,17 +3,14 @@
 import dataclasses
 import datetime as dt
 import functools
-import json
 from decimal import ROUND_DOWN, Decimal
-from pathlib import Path
 
 from .dated import add_months
 from .errors import CalculationError
 from .keyrate import rate_on
 from .money import KOPECK, round_money
+from .reference_data import read_json
 
-DEFAULT_RULE_PATH = Path(__file__).parent / 'data' / \
-    'bill_rise_instalments.json'
 ZERO = Decimal('0.00')
 
 
@@ -95,9 +92,9 @@ class BillRiseOffer:
     max_annual_rate: Decimal
 
 
-def load_bill_rise_rule(path=DEFAULT_RULE_PATH):
-    with open(path, encoding='utf-8') as file:
-        data = json.load(file)
+def load_bill_rise_rule(data=None):
+    "The rule from decoded JSON (default: data/bill_rise_instalments.json)."
+    data = data or read_json('bill_rise_instalments.json')
     return BillRiseRule(Decimal(data['rise_threshold']), data['parts'],
         Decimal(data['max_rate_over_key_rate']))
 

@@ -2,10 +2,10 @@
 art. 159; rules.md §4). The regional parameters — standard cost per person,
 maximum share of income, subsistence minimum by group — are passed in."""
 import dataclasses
-import datetime as dt
 from decimal import Decimal
 
-from .dated import add_months, days_in_month
+from .calendar import ONE_DAY, clip, period_of, period_range, periods, prorate
+from .dated import add_months
 from .errors import CalculationError
 from .money import round_money, round_places
 
@@ -69,13 +69,8 @@ def monthly_subsidy(members, income, standard_cost_per_person, max_share,
 def prorated(monthly, month, start, end):
     """The subsidy for ``month`` (any day in it) when it is paid only from
     ``start`` to ``end`` inclusive: by days, rounded once."""
-    first = month.replace(day=1)
-    days = days_in_month(first.year, first.month)
-    last = first.replace(day=days)
-    covered = (min(end, last) - max(start, first)).days + 1
-    if covered <= 0:
-        return ZERO
-    return round_money(monthly * covered / days)
+    days = clip(*period_range(period_of(month)), start, end)
+    return ZERO if days is None else round_money(prorate(monthly, *days))
 
 
 def term_schedule(monthly, start, months=6):
@@ -83,9 +78,6 @@ def term_schedule(monthly, start, months=6):
     ``start``; the months it starts and ends inside are prorated."""
     if months < 1:
         raise CalculationError('a subsidy term lasts at least one month')
-    end = add_months(start, months) - dt.timedelta(days=1)
-    month, schedule = start.replace(day=1), []
-    while month <= end:
-        schedule.append((month, prorated(monthly, month, start, end)))
-        month = add_months(month, 1)
-    return schedule
+    end = add_months(start, months) - ONE_DAY
+    return [(period, prorated(monthly, period, start, end))
+        for period in periods(start, end)]
