@@ -25,6 +25,9 @@ def test_penalty_worked_example():
     assert status == 0
     assert output == {
         'as_of': '2025-06-30', 'total': '482.31', 'advance': '0.00',
+        'rate_rule': 'Bank of Russia key rate in force on the day each part '
+            'of the debt was paid, for the unpaid part on the calculation '
+            'date; at most 9.50 % on days 2022-02-28 to 2026-12-31',
         'periods': [{
             'period': '2025-01', 'due_date': '2025-02-10',
             'debt': '10000.00',

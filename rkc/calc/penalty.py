@@ -1,9 +1,16 @@
 """``rkc calc penalty``: penalties on period debts after payments, with the
-bands of the court's debt-and-penalty table (calc-cli.md)."""
+bands of the court's debt-and-penalty table (calc-cli.md).
+
+A period's "penalty" is its exact total rounded half-up once; the band
+"amount"s are that penalty apportioned over the bands to the kopeck, so
+they add up to it exactly and each is within a kopeck of its exact value
+(see rkc.engine.penalty). Moratorium bands have amount 0.
+"""
 from decimal import Decimal
 
 from rkc.calc import CalcInputError
 from rkc.engine.penalty import Payment, penalties
+from rkc.engine.regulations import default_regulations
 
 RATE = Decimal('0.01')
 
@@ -35,8 +42,20 @@ def calculate(payload):
         'total': sum((result.penalty for result in results),
             Decimal('0.00')),
         'advance': allocation.advance,
+        'rate_rule': _rate_rule(),
         'periods': [_period(result) for result in results],
         }
+
+
+def _rate_rule():
+    "The rate rule in words, for the court's debt-and-penalty table."
+    caps = ''.join(
+        f'; at most {cap.max_rate.quantize(RATE)} % on days '
+        f'{cap.start.isoformat()} to {cap.end.isoformat()}'
+        for cap in default_regulations().rate_caps)
+    return ('Bank of Russia key rate in force on the day each part of the '
+        'debt was paid, for the unpaid part on the calculation date'
+        + caps)
 
 
 def _amount(item, name, allow_zero=False):
