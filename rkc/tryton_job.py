@@ -48,8 +48,7 @@ def transaction(func, *args, database=None, user=0, context=None,
     trytond's retry loop; return its result."""
     from trytond import backend
     from trytond.config import config
-    from trytond.exceptions import TransactionError
-    from trytond.transaction import Transaction
+    from trytond.transaction import Transaction, TransactionError
     from trytond.worker import run_task
 
     database = database_name(database)

@@ -14,10 +14,11 @@ Two ways to import, both natural for a database layer:
   ``reader.summary.accepted``.
 
 Memory stays bounded by the longest allowed line, except the index of
-operation keys for the duplicate check: one 64-bit digest per line.
+operation keys for the duplicate check: one 64-bit hash per line.
 """
 import csv
 import datetime as dt
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -25,6 +26,9 @@ from decimal import Decimal
 from enum import StrEnum
 
 from rkc.engine.money import KOPECK
+from rkc.payments.registry_format import KINDS
+
+FIELDS = set().union(*(allowed for allowed, _ in KINDS.values()))
 
 ZERO = Decimal('0.00')
 
@@ -152,8 +156,28 @@ class RegistryReader:
         self.fmt = fmt
         self.max_errors = max_errors
         self._summary = None
-        self._index = {name: i for i, name in enumerate(fmt.fields)
-            if name != 'skip'}
+        fields = fmt.fields
+        # Fields the layout lacks read the empty cell appended after the
+        # fixed ones.
+        self._at = {name: fields.index(name) if name in fields
+            else len(fields) for name in FIELDS}
+        self._moment_at = self._at[
+            'accepted_at' if fmt.accepted_at else 'accepted_date']
+        if fmt.accepted_at is not None:
+            self._moment = _memo(_date_parser(
+                fmt.accepted_at, dt.datetime, ErrorCode.BAD_DATE,
+                'acceptance date/time'))
+        if fmt.date is not None:
+            self._moment = _memo(_date_parser(
+                fmt.date, dt.datetime, ErrorCode.BAD_DATE,
+                'acceptance date'))
+        if fmt.time is not None:
+            self._time = _memo(_date_parser(
+                fmt.time, dt.time, ErrorCode.BAD_DATE, 'acceptance time'))
+        if fmt.period is not None:
+            self._period = _memo(_date_parser(
+                fmt.period, functools.partial(dt.date, day=1),
+                ErrorCode.BAD_PERIOD, 'period'))
         self._money = _money_parser(fmt)
         self._reading_value = _number_parser(fmt, 12, 6)
         if fmt.quote:
@@ -243,9 +267,9 @@ class RegistryReader:
             if not self._amounts_read:
                 self._totals_known = False
             raise
-        key = hashlib.blake2b(
-            '\x1f'.join(map(str, record.operation_key)).encode(),
-            digest_size=8).digest()
+        # A 64-bit hash, not the key, keeps memory per line small; a false
+        # duplicate needs a collision: odds about 3e-8 for 10^6 lines.
+        key = hash(record.operation_key)
         if key in self._seen:
             raise _Problem(
                 ErrorCode.DUPLICATE,
@@ -305,14 +329,17 @@ class RegistryReader:
         return [cell.strip() for cell in cells]
 
     def _cells(self, text):
-        "The fixed cells and the trailing reading groups of a line."
+        """The fixed cells plus one empty cell, and the trailing reading
+        groups of a line."""
         fmt = self.fmt
         cells = self._split(text)
         expected = len(fmt.fields)
         group = fmt.readings.group if fmt.readings else ()
         extra = len(cells) - expected
         if extra == 0 or (group and extra > 0 and extra % len(group) == 0):
-            return cells[:expected], cells[expected:]
+            fixed = cells[:expected]
+            fixed.append('')
+            return fixed, cells[expected:]
         wanted = (
             f'{expected} + a multiple of {len(group)}' if group
             else str(expected))
@@ -322,105 +349,63 @@ class RegistryReader:
 
     def _payment(self, number, text):
         cells, extra = self._cells(text)
-        index = self._index
+        at = self._at
         amount, commission = self._amounts(cells)
-        account = self._required(
-            cells, 'account', ErrorCode.EMPTY_ACCOUNT)
-        operation_id = self._required(
-            cells, 'operation_id', ErrorCode.EMPTY_OPERATION)
-        get = _getter(cells, index)
+        account = cells[at['account']]
+        if not account:
+            raise _Problem(ErrorCode.EMPTY_ACCOUNT, 'account is empty')
+        operation_id = cells[at['operation_id']]
+        if not operation_id:
+            raise _Problem(
+                ErrorCode.EMPTY_OPERATION, 'operation_id is empty')
+        accepted_at = self._moment(cells[self._moment_at])
+        if self.fmt.time is not None:
+            accepted_at = dt.datetime.combine(
+                accepted_at, self._time(cells[at['accepted_time']]))
+        period = cells[at['period']]
         return Payment(
-            line=number, accepted_at=self._accepted_at(cells),
-            branch=get('branch'), terminal=get('terminal'),
-            operation_id=operation_id, account=account,
-            payer=get('payer'), address=get('address'),
-            period=self._period(cells), amount=amount,
-            commission=commission,
-            readings=self._readings(get('readings'), extra))
+            number, accepted_at, cells[at['branch']],
+            cells[at['terminal']], operation_id, account,
+            cells[at['payer']], cells[at['address']],
+            self._period(period) if period else None, amount, commission,
+            self._readings(cells[at['readings']], extra))
 
     def _debt(self, number, text):
         cells, _ = self._cells(text)
+        at = self._at
         amount, _ = self._amounts(cells)
-        get = _getter(cells, self._index)
+        account = cells[at['account']]
+        if not account:
+            raise _Problem(ErrorCode.EMPTY_ACCOUNT, 'account is empty')
+        period = cells[at['period']]
         return Debt(
-            line=number,
-            account=self._required(
-                cells, 'account', ErrorCode.EMPTY_ACCOUNT),
-            payer=get('payer'), address=get('address'),
-            period=self._period(cells), amount=amount)
+            number, account, cells[at['payer']], cells[at['address']],
+            self._period(period) if period else None, amount)
 
     def _amounts(self, cells):
         """Amount and commission, added to the running totals that the
         trailer is compared with."""
-        amount = self._money(cells[self._index['amount']], 'amount')
+        at = self._at
+        amount = self._money(cells[at['amount']], 'amount')
         if self.fmt.kind == 'payments' and not amount:
             raise _Problem(ErrorCode.BAD_AMOUNT, 'amount is zero')
         commission = ZERO
-        if 'commission' in self._index:
-            commission = self._money(
-                cells[self._index['commission']], 'commission')
+        if at['commission'] < len(self.fmt.fields):
+            commission = self._money(cells[at['commission']], 'commission')
         self._totals[0] += amount
         self._totals[1] += commission
         self._amounts_read = True
         return amount, commission
 
-    def _required(self, cells, name, code):
-        value = cells[self._index[name]]
-        if not value:
-            raise _Problem(code, f'{name} is empty')
-        return value
-
-    def _accepted_at(self, cells):
-        fmt = self.fmt
-        index = self._index
-        if 'accepted_at' in index:
-            texts = [(cells[index['accepted_at']], fmt.accepted_at)]
-        else:
-            texts = [(cells[index['accepted_date']], fmt.date)]
-            if 'accepted_time' in index:
-                texts.append((cells[index['accepted_time']], fmt.time))
-        parts = {}
-        for text, pattern in texts:
-            found = pattern.parse(text)
-            if found is None:
-                raise _Problem(
-                    ErrorCode.BAD_DATE,
-                    f'acceptance date/time {text!r} does not match '
-                    f'{pattern.text!r}')
-            parts.update(found)
-        try:
-            return dt.datetime(**parts)
-        except ValueError as exc:
-            shown = ' '.join(text for text, _ in texts)
-            raise _Problem(
-                ErrorCode.BAD_DATE,
-                f'acceptance date/time {shown!r}: {exc}') from None
-
-    def _period(self, cells):
-        if 'period' not in self._index:
-            return None
-        text = cells[self._index['period']]
-        if not text:
-            return None
-        parts = self.fmt.period.parse(text)
-        if parts is None or not 1 <= parts['month'] <= 12:
-            raise _Problem(
-                ErrorCode.BAD_PERIOD,
-                f'period {text!r} is not a month in the layout '
-                f'{self.fmt.period.text!r}')
-        return dt.date(parts['year'], parts['month'], 1)
-
     def _readings(self, column, groups):
         readings = self.fmt.readings
-        if readings is None:
+        if readings is None or not (column or groups):
             return ()
         if readings.group:
             size = len(readings.group)
             meter = readings.group.index('meter')
             value = readings.group.index('value')
-            pairs = [
-                (groups[i + meter], groups[i + value])
-                for i in range(0, len(groups), size)]
+            pairs = zip(groups[meter::size], groups[value::size])
         else:
             pairs = [
                 item.partition(readings.pair_separator)[::2]
@@ -483,11 +468,36 @@ class RegistryReader:
         return errors
 
 
-def _getter(cells, index):
-    "Optional text fields: empty when the layout has no such column."
-    def get(name):
-        return cells[index[name]] if name in index else ''
-    return get
+def _date_parser(pattern, build, code, what):
+    "Text in the pattern to ``build(**parts)``, or a problem."
+    match, names = pattern.regex.match, pattern.parts
+
+    def parse(text):
+        found = match(text)
+        if found is None:
+            raise _Problem(
+                code, f'{what} {text!r} does not match {pattern.text!r}')
+        try:
+            return build(**dict(zip(names, map(int, found.groups()))))
+        except ValueError as exc:
+            raise _Problem(code, f'{what} {text!r}: {exc}') from None
+    return parse
+
+
+def _memo(parse, size=4096):
+    """Registries repeat a few dates, times and periods over and over;
+    remember the last few thousand (bounded, so memory stays flat)."""
+    cache = {}
+
+    def cached(text):
+        value = cache.get(text)
+        if value is None:
+            value = parse(text)
+            if len(cache) >= size:
+                cache.clear()
+            cache[text] = value
+        return value
+    return cached
 
 
 def _describe(record):

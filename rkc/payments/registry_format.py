@@ -80,13 +80,6 @@ class DatePattern:
                 f'"{key}" {text!r} lacks {", ".join(missing)}')
         return cls(text, tuple(parts), re.compile(''.join(pattern) + r'\Z'))
 
-    def parse(self, text):
-        "The parts as a dict of ints, or None when the text does not match."
-        match = self.regex.match(text)
-        if match is None:
-            return None
-        return dict(zip(self.parts, map(int, match.groups()), strict=True))
-
     def format(self, value):
         "Write a date, time or datetime in this layout."
         text = self.text

@@ -1,0 +1,2 @@
+"""Printed documents: receipts through a fast PDF path (ReportLab canvas)
+with the payment QR code."""

@@ -1,0 +1,286 @@
+"""A simulated meter fleet: pymodbus servers on loopback acting as RS-485
+gateways, each answering for many meters by unit id.
+
+The fleet is plain data (:func:`fleet`), deterministic from the seed, so the
+demo generator and the tests create the matching meters in the database.
+Meters count up with the clock; a few misbehave the way real ones do:
+
+- ``offline``: the unit never answers (the poller times out);
+- ``near_rollover``: the counter is a little below its last digit and wraps;
+- ``wrong_serial``: another meter was fitted in its place;
+- ``exception``: the gateway answers with a Modbus exception;
+- ``slow``: answers after a delay below the poller's timeout;
+- ``meter_error``: the status word carries an error bit;
+- ``backwards``: a faulty counter that runs down;
+- ``spike``: consumption far beyond what a flat can use;
+- ``stuck``: the counter never moves.
+"""
+import asyncio
+import json
+import random
+import socket
+import sys
+import threading
+import time
+from decimal import Decimal
+
+from pymodbus.constants import ExcCodes
+from pymodbus.datastore import ModbusServerContext
+from pymodbus.exceptions import NoSuchIdException
+from pymodbus.server import ModbusTcpServer
+
+from .registers import load_models, split_u32
+
+# Which make meters each service, with the display's integer digits.
+SERVICES = {
+    'cold_water': ('PULSAR-W', 5),
+    'hot_water': ('PULSAR-W', 5),
+    'electricity': ('MERCURY-E2', 6),
+    'heat': ('TEPLO-H', 3),
+}
+# Ordinary consumption per hour and zone, in the meter's units.
+USE_PER_HOUR = {
+    'cold_water': Decimal('0.006'),
+    'hot_water': Decimal('0.004'),
+    'electricity': Decimal('0.15'),
+    'heat': Decimal('0.0012'),
+}
+# Share of each misbehaviour in a generated fleet.
+DEFAULT_MIX = {
+    'offline': 0.002,
+    'near_rollover': 0.005,
+    'wrong_serial': 0.002,
+    'exception': 0.002,
+    'slow': 0.002,
+    'meter_error': 0.002,
+    'backwards': 0.002,
+    'spike': 0.002,
+    'stuck': 0.002,
+}
+SLOW_DELAY = 0.03
+STATUS_ERROR = 0x0002
+STATUS_OK = 0x0100
+# The simulated clock starts here (2025-01-01 UTC), counters were installed
+# a year before.
+EPOCH = 1735689600
+
+
+def fleet(gateways, meters_per_gateway, seed=1, host='127.0.0.1',
+        base_port=15020, mix=None):
+    """The fleet as a list of dicts: where each meter answers (host, port,
+    unit), what it is (serial, model, service, digits, zones), its start
+    values and hourly use per zone, and its behaviour."""
+    models = load_models()
+    rng = random.Random(seed)
+    mix = DEFAULT_MIX if mix is None else mix
+    services = sorted(SERVICES)
+    meters = []
+    serial = 10_000_000 + rng.randrange(1_000_000)
+    for gateway in range(gateways):
+        for unit in range(1, meters_per_gateway + 1):
+            service = rng.choice(services)
+            model_name, digits = SERVICES[service]
+            model = models[model_name]
+            behaviour = _pick(rng, mix)
+            serial += rng.randrange(1, 50)
+            use = [USE_PER_HOUR[service] * Decimal(rng.randrange(50, 150))
+                / 100 for _ in range(model.zones)]
+            modulus = Decimal(10) ** digits
+            if behaviour == 'near_rollover':
+                start = [modulus - u * 24 for u in use]
+            else:
+                start = [(modulus * Decimal(rng.randrange(1, 400)) / 1000)
+                    .quantize(model.scale) for _ in use]
+            if behaviour == 'backwards':
+                use = [-u for u in use]
+            elif behaviour == 'spike':
+                use = [u * 1000 for u in use]
+            elif behaviour == 'stuck':
+                use = [Decimal(0) for _ in use]
+            meters.append({
+                'host': host,
+                'port': base_port + gateway,
+                'unit': unit,
+                'serial': str(serial),
+                'model': model_name,
+                'service': service,
+                'digits': digits,
+                'zones': model.zones,
+                'start': [str(s) for s in start],
+                'use_per_hour': [str(u) for u in use],
+                'behaviour': behaviour,
+            })
+    return meters
+
+
+def _pick(rng, mix):
+    draw = rng.random()
+    for behaviour, share in mix.items():
+        if draw < share:
+            return behaviour
+        draw -= share
+    return 'normal'
+
+
+class SimulatedMeter:
+    "One meter's registers at a given time."
+
+    def __init__(self, spec, model):
+        self.spec = spec
+        self.model = model
+        self.behaviour = spec['behaviour']
+        self.modulus = model.counts(Decimal(10) ** spec['digits'])
+        self.start = [model.counts(s) for s in spec['start']]
+        self.use_per_second = [
+            Decimal(u) / model.scale / 3600 for u in spec['use_per_hour']]
+        serial = int(spec['serial'])
+        if self.behaviour == 'wrong_serial':
+            serial += 1
+        self.serial = split_u32(serial, model.word_order)
+        self.status = (
+            STATUS_ERROR if self.behaviour == 'meter_error' else STATUS_OK)
+
+    def registers(self, now):
+        "{address: register} of the whole map at ``now`` (Unix seconds)."
+        model = self.model
+        elapsed = Decimal(now - EPOCH)
+        words = []
+        for start, use in zip(self.start, self.use_per_second):
+            words += split_u32(
+                int(start + use * elapsed) % self.modulus, model.word_order)
+        registers = dict(enumerate(words, model.value_address))
+        registers[model.status_address] = self.status
+        registers.update(enumerate(self.serial, model.serial_address))
+        return registers
+
+
+class GatewayContext(ModbusServerContext):
+    """The datastore of one gateway: meters by unit id, registers computed
+    on each read from the clock.
+
+    pymodbus serves any context with this interface; an unknown or
+    offline unit raises ``NoSuchIdException`` so that, with
+    ``ignore_missing_devices``, the gateway stays silent as a dead RS-485
+    unit does.
+    """
+
+    def __init__(self, meters, clock):
+        # The parent's constructor wraps static register blocks; ours are
+        # computed, so it is not called.
+        self.meters = meters
+        self.clock = clock
+        self.simdevices = []
+        self.old_simulator = True
+
+    async def async_getValues(self, device_id, func_code, address, count=1):
+        meter = self.meters.get(device_id)
+        if meter is None or meter.behaviour == 'offline':
+            raise NoSuchIdException(f'unit {device_id} does not answer')
+        if meter.behaviour == 'exception':
+            return ExcCodes.DEVICE_FAILURE
+        if meter.behaviour == 'slow':
+            await asyncio.sleep(SLOW_DELAY)
+        if func_code != meter.model.function_code:
+            return ExcCodes.ILLEGAL_FUNCTION
+        registers = meter.registers(self.clock())
+        try:
+            return [registers[a] for a in range(address, address + count)]
+        except KeyError:
+            return ExcCodes.ILLEGAL_ADDRESS
+
+    async def async_setValues(self, device_id, func_code, address, values):
+        return ExcCodes.ILLEGAL_FUNCTION
+
+    def device_ids(self):
+        return list(self.meters)
+
+
+def gateway_contexts(meters, clock):
+    "{(host, port): GatewayContext} for a fleet description."
+    models = load_models()
+    gateways = {}
+    for spec in meters:
+        units = gateways.setdefault((spec['host'], spec['port']), {})
+        units[spec['unit']] = SimulatedMeter(spec, models[spec['model']])
+    return {
+        address: GatewayContext(units, clock)
+        for address, units in gateways.items()}
+
+
+async def serve(meters, clock=time.time):
+    "Start one listening server per gateway; return the servers."
+    servers = []
+    for address, context in gateway_contexts(meters, clock).items():
+        server = ModbusTcpServer(
+            context, address=address, ignore_missing_devices=True)
+        await server.serve_forever(background=True)
+        servers.append(server)
+    return servers
+
+
+class Simulation:
+    """The fleet served from a background thread, for tests and tools
+    that poll from their own event loop::
+
+        with Simulation(meters, clock) as simulation: ...
+    """
+
+    def __init__(self, meters, clock=time.time):
+        self.meters = meters
+        self.clock = clock
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, daemon=True)
+        self.servers = []
+
+    def __enter__(self):
+        self.thread.start()
+        self.servers = asyncio.run_coroutine_threadsafe(
+            serve(self.meters, self.clock), self.loop).result()
+        return self
+
+    def __exit__(self, *exc):
+        async def shutdown():
+            for server in self.servers:
+                await server.shutdown()
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
+def free_base_port(count, host='127.0.0.1', start=20000, stop=60000):
+    "A port P such that P … P + count - 1 are all free on ``host``."
+    port = start
+    while port + count <= stop:
+        for offset in range(count):
+            with socket.socket() as probe:
+                try:
+                    probe.bind((host, port + offset))
+                except OSError:
+                    port += offset + 1
+                    break
+        else:
+            return port
+    raise RuntimeError(f'no {count} consecutive free ports on {host}')
+
+
+def main(args):
+    "``rkc meters simulate``: serve the fleet until interrupted."
+    meters = fleet(
+        args.gateways, args.meters_per_gateway, seed=args.seed,
+        host=args.host, base_port=args.base_port)
+
+    async def run():
+        await serve(meters)
+        print(json.dumps({
+            'ready': True, 'host': args.host, 'ports': [
+                args.base_port, args.base_port + args.gateways - 1],
+            'meters': len(meters)}), flush=True)
+        await asyncio.Event().wait()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        print('stopped', file=sys.stderr)
+    return 0

@@ -1,0 +1,102 @@
+"""``rkc`` subcommands that need Tryton: the database, the demo, the server."""
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from rkc import settings, tryton_job
+
+MODULE = 'rkc_utilities'
+DEMO_PASSWORD = 'admin'
+
+
+def _bin(name):
+    "A console script installed beside the running interpreter."
+    return str(Path(sys.executable).with_name(name))
+
+
+def _prepare(args, port=8000):
+    conf = settings.config_file(args.config, port=port)
+    os.environ['TRYTOND_CONFIG'] = conf
+    tryton_job.configure(conf)
+    return conf, tryton_job.database_name(args.database)
+
+
+def create_database(name, drop=False):
+    """Create an empty database for trytond-admin to initialise (it does not
+    create PostgreSQL databases itself)."""
+    from trytond import backend
+    from trytond.config import config
+    uri = config.get('database', 'uri')
+    if uri.startswith('sqlite'):
+        path = Path(config.get('database', 'path')) / f'{name}.sqlite'
+        if drop and path.exists():
+            path.unlink()
+        path.touch()
+        return
+    import psycopg
+    from psycopg import sql
+    Database = backend.Database
+    # Connect to the maintenance database of the same server.
+    with psycopg.connect(**Database._connection_params('postgres'),
+            autocommit=True) as conn:
+        if drop:
+            conn.execute(sql.SQL(
+                    'DROP DATABASE IF EXISTS {} WITH (FORCE)').format(
+                    sql.Identifier(name)))
+        exists = conn.execute(
+            'SELECT 1 FROM pg_database WHERE datname = %s',
+            (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL('CREATE DATABASE {}').format(
+                    sql.Identifier(name)))
+
+
+def admin(conf, name, *options, password=DEMO_PASSWORD):
+    "Run trytond-admin with the admin password given non-interactively."
+    with tempfile.NamedTemporaryFile('w', suffix='.pass') as passfile:
+        passfile.write(password)
+        passfile.flush()
+        env = dict(os.environ, TRYTONPASSFILE=passfile.name)
+        subprocess.run(
+            [_bin('trytond-admin'), '-c', conf, '-d', name, *options],
+            check=True, env=env, input='\n', text=True)
+
+
+def db(args):
+    conf, name = _prepare(args)
+    if args.action == 'create':
+        create_database(name)
+        admin(conf, name, '--all', '-u', MODULE, '--activate-dependencies',
+            '-l', 'ru')
+        from rkc import setup
+        tryton_job.transaction(setup.company_and_accounts, database=name)
+    else:
+        admin(conf, name, '-u', MODULE, '--activate-dependencies')
+    print(f'database "{name}" ready')
+
+
+def serve(args, conf=None):
+    conf = conf or _prepare(args, port=args.port)[0]
+    print(f'Desk: http://localhost:{args.port}/  (Ctrl+C stops it)',
+        flush=True)
+    os.execv(_bin('trytond'), [_bin('trytond'), '-c', conf])
+
+
+def demo(args):
+    conf, name = _prepare(args, port=args.port)
+    from rkc import setup
+    from rkc.demo import loader
+    print(f'Creating the demo database "{name}"…', flush=True)
+    create_database(name, drop=True)
+    admin(conf, name, '--all', '-u', MODULE, '--activate-dependencies',
+        '-l', 'ru')
+    tryton_job.transaction(setup.company_and_accounts, database=name)
+    tryton_job.transaction(setup.reference_data, database=name)
+    loader.load_town(name, accounts=args.accounts)
+    print(f'Demo town of {args.accounts} accounts is ready.')
+    print(f'Log in at http://localhost:{args.port}/ as admin, '
+        f'password "{DEMO_PASSWORD}", database "{name}".', flush=True)
+    if not args.no_serve:
+        serve(args, conf)
