@@ -19,17 +19,16 @@ NAMES = (('Иванов', 'Иван', 'Иванович'), ('Петрова', '�
     ('Сидоренко', 'Олег', 'Петрович'), ('Ким', 'Елена', ''))
 
 
-def service_lines(i=0):
-    bump = D(i % 7) / 10
+def service_lines():
     return (
-        ServiceLine('Холодное водоснабжение', 'м³', D('8.333') + bump,
+        ServiceLine('Холодное водоснабжение', 'м³', D('8.333'),
             D('52.34'), D('436.15'), norm=D('4.850')),
         ServiceLine('Горячее водоснабжение', 'м³', D('3.210'), D('245.17'),
             D('787.00'), norm=D('3.570'), recalculation=D('-120.35'),
             recalculation_reason='Перерыв в подаче 21 ч'),
         ServiceLine('Водоотведение', 'м³', D('11.543'), D('40.18'),
             D('463.80'), norm=D('8.420')),
-        ServiceLine('Отопление', 'Гкал', D('1.0154'), D('2850.40'),
+        ServiceLine('Отопление', 'Гкал', D('1.01541'), D('2850.40'),
             D('2894.32')),
         ServiceLine('Электроснабжение', 'кВт·ч', D('14.550'), D('78.51'),
             D('1142.32'), norm=D('4.850'), excess=D('380.77'),
@@ -48,7 +47,7 @@ def receipt(i=0, **changes):
         address=Address('г. Москва', STREETS[i % len(STREETS)],
             str(1 + i // 40 % 30), str(1 + i % 120)),
         area=D('54.3'), residents=3, period=dt.date(2025, 6, 1),
-        payee=PAYEE, lines=service_lines(i),
+        payee=PAYEE, lines=service_lines(),
         issue_date=dt.date(2025, 7, 1), due_date=dt.date(2025, 7, 10),
         opening_balance=D('1523.40'), paid=D('1523.40'),
         penalties=D('12.34'),
