@@ -145,7 +145,8 @@ def test_written_files_read_back_unchanged(registry):
 mutations = st.one_of(
     st.tuples(st.just('flip'), st.integers(0), st.integers(0, 255)),
     st.tuples(st.just('delete'), st.integers(0), st.integers(1, 40)),
-    st.tuples(st.just('insert'), st.integers(0), st.binary(min_size=1, max_size=20)),
+    st.tuples(
+        st.just('insert'), st.integers(0), st.binary(min_size=1, max_size=20)),
     st.tuples(st.just('truncate'), st.integers(0), st.just(None)),
     st.tuples(st.just('repeat_line'), st.integers(0), st.just(None)),
     st.tuples(st.just('swap_lines'), st.integers(0), st.integers(0)),

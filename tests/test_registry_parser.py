@@ -133,16 +133,15 @@ def test_csv_utf8_file_with_bom_header_quotes_and_kopecks():
         "commission 'x' is not a non-negative amount in roubles with "
         '"," before kopecks'),
     (LINE_2.replace('20-06-2025', '31-02-2025'), ErrorCode.BAD_DATE,
-        "acceptance date/time '31-02-2025 18-01-02': day is out of range "
-        'for month'),
+        "acceptance date '31-02-2025': day is out of range for month"),
     (LINE_2.replace('20-06-2025', '2025-06-20'), ErrorCode.BAD_DATE,
-        "acceptance date/time '2025-06-20' does not match '%d-%m-%Y'"),
+        "acceptance date '2025-06-20' does not match '%d-%m-%Y'"),
     (LINE_2.replace('18-01-02', '25-00-00'), ErrorCode.BAD_DATE,
-        "acceptance date/time '20-06-2025 25-00-00': hour must be in 0..23"),
+        "acceptance time '25-00-00': hour must be in 0..23"),
     (LINE_2.replace('Мира, 3;;', 'Мира, 3;132025;'), ErrorCode.BAD_PERIOD,
-        "period '132025' is not a month in the layout '%m%Y'"),
+        "period '132025': month must be in 1..12"),
     (LINE_2.replace('Мира, 3;;', 'Мира, 3;05-2025;'), ErrorCode.BAD_PERIOD,
-        "period '05-2025' is not a month in the layout '%m%Y'"),
+        "period '05-2025' does not match '%m%Y'"),
     (LINE_2.replace('1000012346', ' '), ErrorCode.EMPTY_ACCOUNT,
         'account is empty'),
     (LINE_2.replace('1002', ''), ErrorCode.EMPTY_OPERATION,
@@ -255,15 +254,19 @@ def test_csv_badly_quoted_and_wrong_field_count():
         ]
 
 
-def test_csv_bad_kopecks_and_readings_column():
+def test_csv_bad_kopecks_readings_column_and_date():
     data = (CSV_UTF8.header[0] + '\n'
         '2025-06-20T10:15:30,77,T,A-1,1,P,,,100.5,0,\n'
-        '2025-06-20T10:15:30,77,T,A-2,1,P,,,100,0,M1\n').encode()
+        '2025-06-20T10:15:30,77,T,A-2,1,P,,,100,0,M1\n'
+        '2025-06-20 10:15:30,77,T,A-3,1,P,,,100,0,\n').encode()
     assert errors_of(data, CSV_UTF8) == [
         (2, ErrorCode.BAD_AMOUNT,
             "amount '100.5' is not a non-negative amount in whole kopecks"),
         (3, ErrorCode.BAD_READING,
             "meter reading 'M1'='' needs a meter and a non-negative number"),
+        (4, ErrorCode.BAD_DATE,
+            "acceptance date/time '2025-06-20 10:15:30' does not match "
+            "'%Y-%m-%dT%H:%M:%S'"),
         ]
 
 

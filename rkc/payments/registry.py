@@ -405,7 +405,8 @@ class RegistryReader:
             size = len(readings.group)
             meter = readings.group.index('meter')
             value = readings.group.index('value')
-            pairs = zip(groups[meter::size], groups[value::size])
+            pairs = zip(
+                groups[meter::size], groups[value::size], strict=True)
         else:
             pairs = [
                 item.partition(readings.pair_separator)[::2]
@@ -478,7 +479,8 @@ def _date_parser(pattern, build, code, what):
             raise _Problem(
                 code, f'{what} {text!r} does not match {pattern.text!r}')
         try:
-            return build(**dict(zip(names, map(int, found.groups()))))
+            return build(**dict(zip(
+                names, map(int, found.groups()), strict=True)))
         except ValueError as exc:
             raise _Problem(code, f'{what} {text!r}: {exc}') from None
     return parse
