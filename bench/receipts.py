@@ -21,11 +21,12 @@ from receipt_samples import receipt  # noqa: E402
 from rkc.documents.batch import render_batch  # noqa: E402
 
 
-def run(accounts, pages):
+def run(accounts, pages, compress):
     receipts = [receipt(i) for i in range(accounts)]
     with tempfile.TemporaryDirectory() as directory:
         wall, cpu = time.perf_counter(), time.process_time()
-        paths = render_batch(receipts, directory, pages)
+        paths = render_batch(
+            receipts, directory, pages, compress=compress)
         wall = time.perf_counter() - wall
         cpu = time.process_time() - cpu
         size = sum(p.stat().st_size for p in paths)
@@ -42,12 +43,14 @@ def main():
         default=[1000, 10000], help='scales to run (receipts)')
     parser.add_argument('--pages', type=int, default=500,
         help='pages per PDF file')
+    parser.add_argument('--compress', action='store_true',
+        help='compress page streams (smaller files, slower)')
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         # Fonts and QR layouts load once per process, outside the timing.
         render_batch([receipt(0)], directory, 1)
     for accounts in args.accounts:
-        run(accounts, args.pages)
+        run(accounts, args.pages, args.compress)
 
 
 if __name__ == '__main__':
