@@ -53,6 +53,11 @@ def company_and_accounts():
         company, = companies
     else:
         company = _create_company()
+    # Russian parties are identified by ИНН (Tryton's ru_vat) and ОГРН.
+    PartyConfiguration = pool.get('party.configuration')
+    party_configuration = PartyConfiguration(1)
+    party_configuration.identifier_types = ['ru_vat', 'ru_ogrn']
+    party_configuration.save()
     User.write([User(Transaction().user or 1)], {
             'companies': [('add', [company.id])],
             'company': company.id,
@@ -128,3 +133,81 @@ def _create_fiscal_year(company, year):
                 'end_date': dt.date(year, 12, 31),
                 'move_sequence': sequence.id}])
     FiscalYear.create_period([fiscalyear])
+
+
+def reference_data(data=None):
+    """Services with their revenue products, tariffs and norms from the
+    regional reference data (the demo region's by default)."""
+    from rkc.demo.reference import reference_data as demo_reference
+    pool = Pool()
+    Service = pool.get('rkc.service')
+    Tariff = pool.get('rkc.tariff')
+    Norm = pool.get('rkc.norm')
+    data = data or demo_reference()
+    if Service.search([], limit=1):
+        return
+    category = _revenue_category()
+    services = {}
+    for sequence, values in enumerate(data['services'], 1):
+        product = _service_product(values['name'], category)
+        service, = Service.create([{
+                    **values, 'sequence': sequence, 'product': product}])
+        services[service.code] = service.id
+    Tariff.create([{
+                'service': services[t['service']], 'scope': 'all',
+                'zones': t['zones'], 'decision': data['tariff_decision'],
+                'rates': [('create', _dated_rows(t['rates']))],
+                } for t in data['tariffs']])
+    norms = [{
+            'service': services[n['service']], 'kind': n['kind'],
+            'values': [('create', _dated_rows(n['values']))],
+            } for n in data['norms']]
+    electricity = data['electricity_norms']
+    for rooms, values in electricity['per_resident'].items():
+        for residents, value in enumerate(values, 1):
+            norms.append({
+                    'service': services['electricity'],
+                    'kind': 'per_person', 'rooms': rooms,
+                    'residents': residents,
+                    'values': [('create', [{
+                                    'valid_from': electricity['valid_from'],
+                                    'value': value}])],
+                    })
+    Norm.create(norms)
+
+
+def _dated_rows(rows):
+    "Rows valid from their date until the day before the next row's."
+    rows = sorted(rows, key=lambda r: r['valid_from'])
+    result = []
+    for row, following in zip(rows, rows[1:] + [None], strict=True):
+        values = dict(row)
+        if following:
+            values['valid_to'] = following['valid_from'] - dt.timedelta(1)
+        result.append(values)
+    return result
+
+
+def _revenue_category():
+    pool = Pool()
+    Category = pool.get('product.category')
+    Account = pool.get('account.account')
+    revenue, = Account.search([('code', '=', '90.01')], limit=1)
+    category, = Category.create([{
+                'name': 'Коммунальные услуги', 'accounting': True,
+                'account_revenue': revenue.id}])
+    return category
+
+
+def _service_product(name, category):
+    pool = Pool()
+    Template = pool.get('product.template')
+    Uom = pool.get('product.uom')
+    ModelData = pool.get('ir.model.data')
+    unit = Uom(ModelData.get_id('product', 'uom_unit'))
+    template, = Template.create([{
+                'name': name, 'type': 'service', 'default_uom': unit.id,
+                'account_category': category.id,
+                'products': [('create', [{}])],
+                }])
+    return template.products[0].id

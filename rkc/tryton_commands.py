@@ -92,8 +92,10 @@ def demo(args):
     create_database(name, drop=True)
     admin(conf, name, '--all', '-u', MODULE, '--activate-dependencies',
         '-l', 'ru')
-    tryton_job.transaction(setup.company_and_accounts, database=name)
-    tryton_job.transaction(setup.reference_data, database=name)
+    company = tryton_job.transaction(
+        setup.company_and_accounts, database=name)
+    tryton_job.transaction(setup.reference_data, database=name,
+        context={'company': company})
     loader.load_town(name, accounts=args.accounts)
     print(f'Demo town of {args.accounts} accounts is ready.')
     print(f'Log in at http://localhost:{args.port}/ as admin, '

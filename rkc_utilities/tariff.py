@@ -39,6 +39,10 @@ class Tariff(ModelSQL, ModelView):
             'required': Eval('scope') == 'building',
             'invisible': Eval('scope') != 'building',
             })
+    zones = fields.Integer(
+        "Zones", required=True,
+        domain=[('zones', '>=', 1), ('zones', '<=', 3)],
+        help="For meters counting this many tariff zones (day/night…).")
     decision = fields.Char("Decision",
         help="The regulator's decision that set the tariff.")
     rates = fields.One2Many('rkc.tariff.rate', 'tariff', "Rates")
@@ -46,6 +50,10 @@ class Tariff(ModelSQL, ModelView):
     @staticmethod
     def default_scope():
         return 'all'
+
+    @staticmethod
+    def default_zones():
+        return 1
 
     def get_rec_name(self, name):
         scope = self.region or (self.building.rec_name
@@ -57,12 +65,13 @@ class Tariff(ModelSQL, ModelView):
     def validate_fields(cls, tariffs, field_names):
         super().validate_fields(tariffs, field_names)
         if field_names is None or field_names & {
-                'service', 'scope', 'region', 'building'}:
+                'service', 'scope', 'region', 'building', 'zones'}:
             for tariff in tariffs:
                 others = cls.search([
                         ('id', '!=', tariff.id),
                         ('service', '=', tariff.service.id),
                         ('scope', '=', tariff.scope),
+                        ('zones', '=', tariff.zones),
                         ('region', '=', tariff.region),
                         ('building', '=',
                             tariff.building.id if tariff.building else None),
@@ -114,6 +123,15 @@ class Norm(ModelSQL, ModelView):
         help="The buildings the norm applies to; empty for all.")
     region = fields.Char("Region",
         help="The region that set the norm; empty for everywhere.")
+    rooms = fields.Integer(
+        "Rooms", domain=[['OR', ('rooms', '=', None), ('rooms', '>', 0)]],
+        help="Only for premises with this many rooms; the highest value "
+        "also covers more rooms. Empty for any.")
+    residents = fields.Integer(
+        "Residents",
+        domain=[['OR', ('residents', '=', None), ('residents', '>', 0)]],
+        help="Only for premises with this many residents; the highest "
+        "value also covers more. Empty for any.")
     values = fields.One2Many('rkc.norm.value', 'norm', "Values")
 
     @staticmethod
