@@ -115,8 +115,9 @@ class PeopleFactory:
                 f'{rng.choice(names.E_MAIL_DOMAINS)}')
         inn = None
         if adult and rng.random() < 0.3:
-            inn = inn_with_check_digits(f'{names.REGION_CODE}'
-                f'{rng.choice(names.TAX_OFFICES)[2:]}{self.count:06d}')
+            # The region's digits and the person's number keep it unique.
+            inn = inn_with_check_digits(
+                f'{names.REGION_CODE}{self.count:08d}')
         return Person(
             code=f'{self.count:08d}', surname=surname,
             first_name=first_name, patronymic=father[1 if male else 2],

@@ -185,7 +185,7 @@ class Town:
         self.layout = layout or FleetLayout()
         # Fail on bad parameters now rather than at the first building.
         MeterFactory(self.layout, self.today, months, seed)
-        rng = self._random('town')
+        rng = self.random('town')
         self.region = Region(
             names.REGION, names.CITY, names.REGION_CODE,
             reference_data()['heating_mode'])
@@ -194,10 +194,12 @@ class Town:
         self.organisations = organisations(
             rng, max(3, accounts // 800), names.STREETS)
 
-    def _random(self, name):
+    def random(self, name):
+        "A random generator of its own for each part of the town."
         return random.Random(f'{self.seed}:{name}')
 
-    def _streets(self, centre_index):
+    def streets(self, centre_index):
+        "The streets of a centre's district."
         return names.STREETS[centre_index::len(self.centres)]
 
     def _centre(self, rng, code):
@@ -234,7 +236,7 @@ class _Builder:
     def buildings(self):
         index = 0
         while self.made < self.town.accounts:
-            yield self.building(self.town._random(index), index)
+            yield self.building(self.town.random(index), index)
             index += 1
 
     def building(self, rng, index):
@@ -242,7 +244,7 @@ class _Builder:
         centre_index = min(len(town.centres) - 1,
             self.made * len(town.centres) // town.accounts)
         centre = town.centres[centre_index]
-        streets = town._streets(centre_index)
+        streets = town.streets(centre_index)
         position = self.centre_buildings[centre_index]
         self.centre_buildings[centre_index] += 1
         street_index = position % len(streets)
@@ -375,11 +377,12 @@ class _Builder:
         residents = self.residents(rng, rooms, opened_on)
         meters = []
         if meter_installable and rng.random() < 0.9:
-            # Older buildings often have two water risers, two sets.
-            sets = 2 if rng.random() < (
-                0.12 if built_on.year < 1975 else 0.03) else 1
+            # Older buildings often have two water risers, so two sets
+            # of meters, each measuring its part of the flat's use.
+            two_sets = rng.random() < (
+                0.12 if built_on.year < 1975 else 0.03)
             for service in ('cold_water', 'hot_water'):
-                for part in (0.6, 0.4)[:sets] if sets == 2 else (1,):
+                for part in (0.6, 0.4) if two_sets else (1,):
                     meters.append(self.meters.meter(
                             rng, service, ('total',), built_on,
                             _household_usage(
