@@ -1,6 +1,7 @@
 """The demo-town generator: plain, deterministic, valid and streaming."""
 import datetime as dt
 import json
+import os
 import re
 import subprocess
 import sys
@@ -115,6 +116,9 @@ def test_exact_account_count_and_centres(town, buildings):
     for centre in town.centres:
         assert 2 <= len(centre.cash_desks) <= 6
         assert centre.address.startswith(f'{names.REGION}, г. {names.CITY}')
+        # The centre stands in its own district.
+        assert any(f', {kind} {name}, д. ' in centre.address
+            for kind, name in town.streets(centre.code - 1))
         assert re.fullmatch(r'\+7 \(4852\) \d\d-\d\d-\d\d', centre.phone)
     per_centre = Counter(b.centre_code for b in buildings
         for _ in b.premises)
@@ -422,6 +426,21 @@ def test_same_seed_same_town(buildings):
     other = Town(ACCOUNTS, seed=8, today=TODAY,
         layout=FleetLayout(base_port=16000, meters_per_gateway=40))
     assert next(iter(other.buildings())) != buildings[0]
+
+
+def test_same_town_in_any_process():
+    "No dependence on hash randomization or on the process."
+    script = (
+        'import datetime as dt, hashlib\n'
+        'from rkc.demo.town import Town\n'
+        'town = Town(500, seed=3, today=dt.date(2026, 11, 26))\n'
+        'print(hashlib.sha256(repr(list(town.buildings())).encode())'
+        '.hexdigest())\n')
+    digests = {subprocess.run(
+            [sys.executable, '-c', script], capture_output=True, text=True,
+            check=True, env={**os.environ, 'PYTHONHASHSEED': seed}).stdout
+        for seed in ('1', '2')}
+    assert len(digests) == 1
 
 
 def test_bad_parameters():

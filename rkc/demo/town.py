@@ -144,9 +144,13 @@ class Building:
 
     @property
     def address(self):
-        block = f', корп. {self.block}' if self.block else ''
-        return (f'{self.region}, г. {self.city}, {self.street}, '
-            f'д. {self.house}{block}')
+        return full_address(self.street, self.house, self.block)
+
+
+def full_address(street, house, block=None):
+    "The postal address in the town of a house on a street."
+    block = f', корп. {block}' if block else ''
+    return f'{names.REGION}, г. {names.CITY}, {street}, д. {house}{block}'
 
 
 def residents_on(residents, date):
@@ -185,12 +189,13 @@ class Town:
         self.layout = layout or FleetLayout()
         # Fail on bad parameters now rather than at the first building.
         MeterFactory(self.layout, self.today, months, seed)
+        self.centre_total = centre_count(accounts)
         rng = self.random('town')
         self.region = Region(
             names.REGION, names.CITY, names.REGION_CODE,
             reference_data()['heating_mode'])
-        self.centres = tuple(self._centre(rng, code) for code in range(
-                1, centre_count(accounts) + 1))
+        self.centres = tuple(self._centre(rng, code)
+            for code in range(1, self.centre_total + 1))
         self.organisations = organisations(
             rng, max(3, accounts // 800), names.STREETS)
 
@@ -200,16 +205,14 @@ class Town:
 
     def streets(self, centre_index):
         "The streets of a centre's district."
-        return names.STREETS[centre_index::len(self.centres)]
+        return names.STREETS[centre_index::self.centre_total]
 
     def _centre(self, rng, code):
         district = names.DISTRICTS[code - 1][0]
-        kind, street = rng.choice(names.STREETS[code - 1::len(
-                    names.DISTRICTS)])
+        kind, street = rng.choice(self.streets(code - 1))
         return Centre(
             code=code, name=f'РКЦ {district}', district=district,
-            address=f'{names.REGION}, г. {names.CITY}, {kind} {street}, '
-            f'д. {rng.randint(1, 40)}',
+            address=full_address(f'{kind} {street}', rng.randint(1, 40)),
             phone=city_phone(rng),
             opening_hours=rng.choice(names.OPENING_HOURS),
             cash_desks=tuple(f'Окно {n}' for n in range(
@@ -295,8 +298,6 @@ class _Builder:
         self.made += len(premises)
 
         total_area = sum(p.total_area for p in premises)
-        address = (f'{names.REGION}, г. {names.CITY}, {street}, д. {house}'
-            + (f', корп. {block}' if block else ''))
         district_genitive = names.DISTRICTS[centre.code - 1][1]
         court = (centre_index * _COURTS_PER_DISTRICT
             + street_index % _COURTS_PER_DISTRICT + 1)
@@ -305,7 +306,8 @@ class _Builder:
             city=names.CITY, street=street, house=house, block=block,
             postcode=str(names.POSTCODE_BASE + centre_index * 10
                 + street_index % 10),
-            fias_guid=str(uuid.uuid5(_FIAS_NAMESPACE, address)),
+            fias_guid=str(uuid.uuid5(
+                    _FIAS_NAMESPACE, full_address(street, house, block))),
             category='apartment', year_built=year_built, floors=floors,
             entrances=entrances, apartments_per_floor=per_floor,
             total_area=total_area,
