@@ -53,14 +53,20 @@ def company_and_accounts():
         company, = companies
     else:
         company = _create_company()
+    # The company is configured here, not by the first-login wizard.
+    ConfigItem = pool.get('ir.module.config_wizard.item')
+    ConfigItem.write(ConfigItem.search([]), {'state': 'done'})
     # Russian parties are identified by ИНН (Tryton's ru_vat) and ОГРН.
     PartyConfiguration = pool.get('party.configuration')
     party_configuration = PartyConfiguration(1)
     party_configuration.identifier_types = ['ru_vat', 'ru_ogrn']
     party_configuration.save()
+    Lang = pool.get('ir.lang')
+    russian, = Lang.search([('code', '=', 'ru')], limit=1)
     User.write([User(Transaction().user or 1)], {
             'companies': [('add', [company.id])],
             'company': company.id,
+            'language': russian.id,
             })
     with Transaction().set_context(company=company.id):
         _create_chart(company)

@@ -77,11 +77,14 @@ def db(args):
     print(f'database "{name}" ready')
 
 
-def serve(args, conf=None):
-    conf = conf or _prepare(args, port=args.port)[0]
+def serve(args, conf=None, name=None):
+    if conf is None:
+        conf, name = _prepare(args, port=args.port)
     print(f'Desk: http://localhost:{args.port}/  (Ctrl+C stops it)',
         flush=True)
-    os.execv(_bin('trytond'), [_bin('trytond'), '-c', conf])
+    # trytond initialises the pools of the databases named at start; a
+    # database it was not told about fails the first login.
+    os.execv(_bin('trytond'), [_bin('trytond'), '-c', conf, '-d', name])
 
 
 def demo(args):
@@ -101,4 +104,4 @@ def demo(args):
     print(f'Log in at http://localhost:{args.port}/ as admin, '
         f'password "{DEMO_PASSWORD}", database "{name}".', flush=True)
     if not args.no_serve:
-        serve(args, conf)
+        serve(args, conf, name)
