@@ -82,7 +82,7 @@ def test_missing_reading_is_averaged():
     assert (line.method, line.volume, line.amount) == (
         'average', AVERAGE, D('420.45'))
     assert line.basis == {
-        'code': 'average', 'months': 6, 'reason': 'no_reading'}
+        'code': 'average', 'months': 6, 'reason': 'no_reading', 'zone': 0}
 
 
 def test_after_six_estimates_the_norm_without_coefficient():

@@ -353,7 +353,7 @@ def _metered(context, service, active):
             zone_lines, volume = _monthly(
                 context, service, active, lambda day, v=volume: (v, {}),
                 'average', {'code': 'average', 'months': estimate.months,
-                    'reason': estimate.reason}, zone=index)
+                    'reason': estimate.reason, 'zone': index}, zone=index)
             lines.extend(zone_lines)
             charged += volume
             continue
