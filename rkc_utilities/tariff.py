@@ -118,6 +118,7 @@ class Norm(ModelSQL, ModelView):
     service = fields.Many2One(
         'rkc.service', "Service", required=True, ondelete='RESTRICT')
     kind = fields.Selection(NORM_KINDS, "Kind", required=True)
+    kind_string = kind.translated('kind')
     category = fields.Selection([(None, "")] + CATEGORIES,
         "Building Category",
         help="The buildings the norm applies to; empty for all.")
