@@ -66,10 +66,11 @@ EPOCH = 1735689600
 
 
 def fleet(gateways, meters_per_gateway, seed=1, host='127.0.0.1',
-        base_port=15020, mix=None):
+        base_port=15020, mix=None, behaviours=None):
     """The fleet as a list of dicts: where each meter answers (host, port,
     unit), what it is (serial, model, service, digits, zones), its start
-    values and hourly use per zone, and its behaviour."""
+    values and hourly use per zone, and its behaviour: drawn by the shares
+    in ``mix``, or taken in turn from the list ``behaviours``."""
     models = load_models()
     rng = random.Random(seed)
     mix = DEFAULT_MIX if mix is None else mix
@@ -81,7 +82,8 @@ def fleet(gateways, meters_per_gateway, seed=1, host='127.0.0.1',
             service = rng.choice(services)
             model_name, digits = SERVICES[service]
             model = models[model_name]
-            behaviour = _pick(rng, mix)
+            behaviour = (behaviours[len(meters) % len(behaviours)]
+                if behaviours else _pick(rng, mix))
             serial += rng.randrange(1, 50)
             use = [USE_PER_HOUR[service] * Decimal(rng.randrange(50, 150))
                 / 100 for _ in range(model.zones)]
@@ -145,7 +147,7 @@ class SimulatedMeter:
         model = self.model
         elapsed = Decimal(now - EPOCH)
         words = []
-        for start, use in zip(self.start, self.use_per_second):
+        for start, use in zip(self.start, self.use_per_second, strict=True):
             words += split_u32(
                 int(start + use * elapsed) % self.modulus, model.word_order)
         registers = dict(enumerate(words, model.value_address))

@@ -1,0 +1,139 @@
+"""Bulk, idempotent storing of meter readings and poll summaries with plain
+SQL on a DB-API connection (psycopg 3 or sqlite3, as Tryton's backends use).
+
+A reading is unique per (meter, read_at): storing the same poll slot again
+inserts nothing twice. The caller owns the transaction.
+"""
+import sqlite3
+from datetime import datetime
+from decimal import Decimal
+
+READING_COLUMNS = (
+    'meter', 'read_at', 'value', 'value_t2', 'value_t3', 'source', 'state',
+    'reason', 'poll', 'create_uid', 'create_date')
+_COLUMN_LIST = ', '.join(READING_COLUMNS)
+
+# The module's tables as far as metering uses them, for benchmarks and
+# tests that run without Tryton.
+SCHEMA = '''
+CREATE TABLE rkc_meter_model (
+    id {id}, name VARCHAR, register_kind VARCHAR, value_address INTEGER,
+    zones INTEGER, word_order VARCHAR, scale NUMERIC,
+    status_address INTEGER, serial_address INTEGER);
+CREATE TABLE rkc_meter (
+    id {id}, serial VARCHAR, model INTEGER, service INTEGER,
+    premise INTEGER, building INTEGER, installed_on DATE, digits INTEGER,
+    zones INTEGER, modbus_host VARCHAR, modbus_port INTEGER,
+    modbus_unit INTEGER, state VARCHAR);
+CREATE TABLE rkc_meter_poll (
+    id {id}, started_at TIMESTAMP, finished_at TIMESTAMP, scope VARCHAR,
+    read INTEGER, failed INTEGER, rejected INTEGER, review INTEGER,
+    state VARCHAR, summary TEXT);
+CREATE TABLE rkc_meter_reading (
+    id {id}, meter INTEGER, read_at TIMESTAMP, value NUMERIC,
+    value_t2 NUMERIC, value_t3 NUMERIC, source VARCHAR, state VARCHAR,
+    reason VARCHAR, poll INTEGER, create_uid INTEGER,
+    create_date TIMESTAMP, UNIQUE (meter, read_at));
+'''
+
+
+def is_sqlite(connection):
+    return isinstance(connection, sqlite3.Connection)
+
+
+def sql(connection, query):
+    "``query`` written with %s placeholders in the connection's style."
+    return query.replace('%s', '?') if is_sqlite(connection) else query
+
+
+def create_tables(connection):
+    "Create the metering tables in an empty scratch database."
+    identity = ('INTEGER PRIMARY KEY AUTOINCREMENT' if is_sqlite(connection)
+        else 'SERIAL PRIMARY KEY')
+    cursor = connection.cursor()
+    for statement in SCHEMA.format(id=identity).split(';'):
+        if statement.strip():
+            cursor.execute(statement)
+
+
+def store_readings(connection, rows):
+    """Insert readings, tuples in READING_COLUMNS order, skipping any
+    (meter, read_at) already stored; return how many were inserted."""
+    if not rows:
+        return 0
+    if is_sqlite(connection):
+        return _store_sqlite(connection, rows)
+    return _store_postgresql(connection, rows)
+
+
+def _store_postgresql(connection, rows):
+    # COPY is the fastest way in; the conflict check needs a real INSERT.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'CREATE TEMP TABLE IF NOT EXISTS rkc_meter_reading_in '
+            '(LIKE rkc_meter_reading INCLUDING DEFAULTS) '
+            'ON COMMIT DELETE ROWS')
+        with cursor.copy(
+                f'COPY rkc_meter_reading_in ({_COLUMN_LIST}) '
+                'FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f'INSERT INTO rkc_meter_reading ({_COLUMN_LIST}) '
+            f'SELECT {_COLUMN_LIST} FROM rkc_meter_reading_in '
+            'ON CONFLICT (meter, read_at) DO NOTHING')
+        inserted = cursor.rowcount
+        cursor.execute('DELETE FROM rkc_meter_reading_in')
+    return inserted
+
+
+def _store_sqlite(connection, rows):
+    placeholders = ', '.join('?' * len(READING_COLUMNS))
+    cursor = connection.cursor()
+    before = connection.total_changes
+    cursor.executemany(
+        f'INSERT INTO rkc_meter_reading ({_COLUMN_LIST}) '
+        f'VALUES ({placeholders}) ON CONFLICT (meter, read_at) DO NOTHING',
+        ([_sqlite_value(v) for v in row] for row in rows))
+    return connection.total_changes - before
+
+
+def _sqlite_value(value):
+    # Tryton's SQLite backend keeps numerics and timestamps as text.
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat(' ')
+    return value
+
+
+def open_poll(connection, scope, started_at):
+    """The id of the poll summary row for ``scope``, created as 'running'
+    unless a rerun of the same scope finds it."""
+    cursor = connection.cursor()
+    cursor.execute(sql(connection,
+        'SELECT id FROM rkc_meter_poll WHERE scope = %s'), (scope,))
+    row = cursor.fetchone()
+    if row:
+        return row[0]
+    cursor.execute(sql(connection,
+        'INSERT INTO rkc_meter_poll (started_at, scope, read, failed, '
+        'rejected, review, state) VALUES (%s, %s, 0, 0, 0, 0, %s) '
+        'RETURNING id'), (_param(connection, started_at), scope, 'running'))
+    return cursor.fetchone()[0]
+
+
+def close_poll(connection, poll, finished_at, counts, summary):
+    "Record the figures of a finished poll; ``summary`` is JSON text."
+    cursor = connection.cursor()
+    cursor.execute(sql(connection,
+        'UPDATE rkc_meter_poll SET finished_at = %s, read = %s, '
+        'failed = %s, rejected = %s, review = %s, state = %s, '
+        'summary = %s WHERE id = %s'), (
+            _param(connection, finished_at), counts['read'],
+            counts['failed'], counts['rejected'], counts['review'], 'done',
+            summary, poll))
+
+
+def _param(connection, value):
+    return _sqlite_value(value) if is_sqlite(connection) else value
