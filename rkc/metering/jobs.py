@@ -88,8 +88,11 @@ def load_meters(connection, gateways, services, building=None):
             *model_row) in cursor.fetchall():
         name = model_row[0]
         if name not in models:
-            models[name] = MeterModel(*model_row[:6], Decimal(
-                str(model_row[6])), *model_row[7:])
+            (name, kind, value_address, zones, word_order, scale,
+                status_address, serial_address) = model_row
+            models[name] = MeterModel(name, kind, value_address, zones,
+                word_order, Decimal(str(scale)), status_address,
+                serial_address)
         targets.setdefault((host, port), []).append(
             poller.Target(meter, unit, models[name]))
         meters[meter] = validation.Meter(serial, services[service], digits)

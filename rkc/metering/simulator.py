@@ -96,7 +96,7 @@ def fleet(gateways, meters_per_gateway, seed=1, host='127.0.0.1',
             if behaviour == 'backwards':
                 use = [-u for u in use]
             elif behaviour == 'spike':
-                use = [u * 1000 for u in use]
+                use = [u * 100 for u in use]
             elif behaviour == 'stuck':
                 use = [Decimal(0) for _ in use]
             meters.append({

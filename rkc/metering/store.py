@@ -137,3 +137,34 @@ def close_poll(connection, poll, finished_at, counts, summary):
 
 def _param(connection, value):
     return _sqlite_value(value) if is_sqlite(connection) else value
+
+
+def create_meters(connection, meters, services, models):
+    """Insert a fleet description (simulator.fleet) into scratch tables:
+    its models and active meters; ``services`` maps service codes to ids.
+    Returns the meter ids in fleet order."""
+    cursor = connection.cursor()
+    model_ids = {}
+    for name in sorted({meter['model'] for meter in meters}):
+        model = models[name]
+        cursor.execute(sql(connection,
+            'INSERT INTO rkc_meter_model (name, register_kind, '
+            'value_address, zones, word_order, scale, status_address, '
+            'serial_address) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) '
+            'RETURNING id'), (
+                name, model.register_kind, model.value_address, model.zones,
+                model.word_order, str(model.scale), model.status_address,
+                model.serial_address))
+        model_ids[name] = cursor.fetchone()[0]
+    ids = []
+    for meter in meters:
+        cursor.execute(sql(connection,
+            'INSERT INTO rkc_meter (serial, model, service, digits, zones, '
+            'modbus_host, modbus_port, modbus_unit, state) '
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'active') "
+            'RETURNING id'), (
+                meter['serial'], model_ids[meter['model']],
+                services[meter['service']], meter['digits'], meter['zones'],
+                meter['host'], meter['port'], meter['unit']))
+        ids.append(cursor.fetchone()[0])
+    return ids

@@ -1,0 +1,243 @@
+"""The poll end to end: simulated pymodbus gateways on loopback, the poller,
+validation and storing in a scratch PostgreSQL database."""
+import json
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from rkc.metering import jobs, poller, simulator, store
+from rkc.metering.registers import load_models
+
+pytestmark = pytest.mark.postgresql
+
+SERVICES = {'cold_water': 1, 'hot_water': 2, 'electricity': 3, 'heat': 4}
+SERVICE_CODES = {v: k for k, v in SERVICES.items()}
+SETTINGS = poller.Settings(timeout=0.2, retries=1, backoff=0.01)
+BEHAVIOURS = ['normal', 'offline', 'near_rollover', 'wrong_serial',
+    'exception', 'slow', 'meter_error', 'backwards', 'spike', 'stuck']
+SERVER = 'host=127.0.0.1 user=postgres'
+
+
+@pytest.fixture
+def database():
+    name = f'rkc_metering_{uuid.uuid4().hex[:12]}'
+    with psycopg.connect(SERVER + ' dbname=postgres',
+            autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE {name}')
+    conninfo = f'{SERVER} dbname={name}'
+    with psycopg.connect(conninfo) as connection:
+        store.create_tables(connection)
+    yield conninfo
+    with psycopg.connect(SERVER + ' dbname=postgres',
+            autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE {name} WITH (FORCE)')
+
+
+class Clock:
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def install(conninfo, meters):
+    with psycopg.connect(conninfo) as connection:
+        return store.create_meters(
+            connection, meters, SERVICES, load_models())
+
+
+def gateways_of(meters):
+    return sorted({(m['host'], m['port']) for m in meters})
+
+
+def stored(conninfo, query, *params):
+    with psycopg.connect(conninfo) as connection:
+        return connection.execute(query, params).fetchall()
+
+
+def slot_of(seconds):
+    return datetime.utcfromtimestamp(seconds)
+
+
+def test_poll_validates_and_stores_every_reason(database):
+    port = simulator.free_base_port(3)
+    meters = simulator.fleet(
+        2, 10, seed=7, base_port=port, behaviours=BEHAVIOURS)
+    # A third gateway that nobody answers on: the breaker opens.
+    dead = simulator.fleet(1, 5, seed=8, base_port=port + 2, mix={})
+    ids = install(database, meters + dead)
+    by_id = dict(zip(ids, meters + dead, strict=True))
+    gateways = gateways_of(meters + dead)
+    t0 = simulator.EPOCH + 12 * 3600
+    clock = Clock(t0)
+
+    def run(seconds):
+        clock.now = seconds
+        return jobs.poll_chunk(database, gateways, slot_of(seconds),
+            SERVICE_CODES, settings=SETTINGS)
+
+    with simulator.Simulation(meters, clock):
+        first = run(t0)
+        second = run(t0 + 86400)
+        third = run(t0 + 100 * 86400)
+        again = run(t0 + 100 * 86400)
+
+    assert first['read'] == 16
+    assert first['failed'] == 4 + 5
+    assert (first['rejected'], first['review']) == (2, 2)
+    gateway = first['gateways'][f'127.0.0.1:{port}']
+    assert gateway['failed'] == {'timeout': 1, 'exception_4': 1}
+    dead_gateway = first['gateways'][f'127.0.0.1:{port + 2}']
+    assert dead_gateway['breaker_open']
+    assert dead_gateway['failed'] == {'connection': 3, 'gateway_down': 2}
+    assert sorted(first['alerts']) == sorted(
+        i for i, m in by_id.items() if m['behaviour'] == 'wrong_serial')
+    assert again['stored'] == 0 and third['stored'] == 16
+
+    reasons = {}
+    for meter, state, reason in stored(database,
+            'SELECT meter, state, reason FROM rkc_meter_reading'):
+        reasons.setdefault(reason, set()).add(
+            (by_id[meter]['behaviour'], state))
+    assert reasons == {
+        None: {(b, 'valid') for b in BEHAVIOURS
+            if b not in {'offline', 'exception', 'wrong_serial',
+                'meter_error'}},
+        'rollover': {('near_rollover', 'valid')},
+        'negative': {('backwards', 'review')},
+        'spike': {('spike', 'review')},
+        'serial_mismatch': {('wrong_serial', 'rejected')},
+        'stale': {('stuck', 'review')},
+        'meter_error': {('meter_error', 'review')},
+    }
+    # Two meters of each kind: meter_error, backwards, spike (+ stuck).
+    assert (second['review'], third['review']) == (6, 8)
+
+    polls = stored(database, 'SELECT read, failed, state, summary '
+        'FROM rkc_meter_poll ORDER BY id')
+    assert len(polls) == 3
+    assert polls[0][:3] == (16, 9, 'done')
+    assert json.loads(polls[0][3])['gateways'] == first['gateways']
+
+
+def test_values_decoded_in_both_word_orders(database):
+    port = simulator.free_base_port(1)
+    meters = simulator.fleet(1, 12, seed=4, base_port=port, mix={})
+    assert {m['model'] for m in meters} == {
+        'PULSAR-W', 'MERCURY-E2', 'TEPLO-H'}
+    ids = install(database, meters)
+    now = simulator.EPOCH + 1000 * 3600
+    with simulator.Simulation(meters, Clock(now)):
+        jobs.poll_chunk(database, gateways_of(meters), slot_of(now),
+            SERVICE_CODES, settings=SETTINGS)
+    rows = stored(database, 'SELECT meter, value, value_t2, value_t3 '
+        'FROM rkc_meter_reading ORDER BY meter')
+    assert [row[0] for row in rows] == ids
+    models = load_models()
+    for (meter, *values), spec in zip(rows, meters, strict=True):
+        scale = models[spec['model']].scale
+        for zone, value in enumerate(values):
+            if zone >= spec['zones']:
+                assert value is None
+                continue
+            expected = (Decimal(spec['start'][zone])
+                + Decimal(spec['use_per_hour'][zone]) * 1000)
+            assert expected - scale <= value <= expected, (meter, zone)
+            assert value.as_tuple().exponent == scale.as_tuple().exponent
+
+
+def test_killed_poll_rerun_stores_no_duplicates(database):
+    port = simulator.free_base_port(3)
+    meters = simulator.fleet(3, 25, seed=5, base_port=port,
+        behaviours=['slow'])
+    install(database, meters)
+    gateways = gateways_of(meters)
+    slot = datetime(2025, 3, 1, 10)
+    code = (
+        'import sys; from rkc.metering import jobs, poller; '
+        'jobs.poll_chunk(sys.argv[1], [tuple(g) for g in eval(sys.argv[2])],'
+        ' sys.argv[3], {1: "cold_water", 2: "hot_water", 3: "electricity",'
+        ' 4: "heat"}, settings=poller.Settings(concurrency=1))')
+    with simulator.Simulation(meters):
+        child = subprocess.Popen([sys.executable, '-c', code, database,
+            repr(gateways), slot.isoformat()])
+        deadline = time.monotonic() + 30
+        count = 0
+        while count == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            count = stored(database,
+                'SELECT count(*) FROM rkc_meter_reading')[0][0]
+        child.kill()
+        child.wait()
+        partial = stored(database,
+            'SELECT count(*) FROM rkc_meter_reading')[0][0]
+        assert 0 < partial < len(meters), 'kill the poll half way'
+        summary = jobs.poll_chunk(database, gateways, slot, SERVICE_CODES)
+    assert summary['read'] == len(meters)
+    assert summary['stored'] == len(meters) - partial
+    rows = stored(database, 'SELECT meter, count(*), min(read_at) '
+        'FROM rkc_meter_reading GROUP BY meter')
+    assert len(rows) == len(meters)
+    assert {(count, read_at) for _, count, read_at in rows} == {(1, slot)}
+    # The killed run's poll row is reused, not doubled.
+    assert stored(database, 'SELECT state FROM rkc_meter_poll') == [
+        ('done',)]
+
+
+def test_poll_slot():
+    assert jobs.poll_slot(datetime(2025, 3, 1, 10, 59, 59, 999)) == (
+        datetime(2025, 3, 1, 10))
+    assert jobs.poll_slot(datetime(2025, 3, 1, 10, 7, 31),
+        timedelta(minutes=15)) == datetime(2025, 3, 1, 10)
+
+
+def test_sqlite_store_is_idempotent():
+    import sqlite3
+    connection = sqlite3.connect(':memory:')
+    store.create_tables(connection)
+    read_at = datetime(2025, 3, 1, 10)
+    row = (1, read_at, Decimal('12.345'), None, None, 'remote', 'valid',
+        None, None, None, read_at)
+    assert store.store_readings(connection, [row, row]) == 1
+    assert store.store_readings(
+        connection, [row, (2, *row[1:])]) == 1
+    assert connection.execute('SELECT meter, value FROM rkc_meter_reading '
+        'ORDER BY meter').fetchall() == [(1, 12.345), (2, 12.345)]
+
+
+def test_simulate_command_serves_the_exported_fleet():
+    port = simulator.free_base_port(2)
+    child = subprocess.Popen([sys.executable, '-m', 'rkc.cli', 'meters',
+        'simulate', '--gateways', '2', '--meters-per-gateway', '6',
+        '--base-port', str(port), '--seed', '11'],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert json.loads(child.stdout.readline())['meters'] == 12
+        meters = simulator.fleet(2, 6, seed=11, base_port=port)
+        models = load_models()
+        targets = {}
+        for index, m in enumerate(meters):
+            targets.setdefault((m['host'], m['port']), []).append(
+                poller.Target(index, m['unit'], models[m['model']]))
+
+        async def read_all():
+            return [result async for result in poller.poll(
+                [poller.Gateway(h, p, tuple(t))
+                    for (h, p), t in targets.items()], SETTINGS)]
+
+        import asyncio
+        results = asyncio.run(read_all())
+    finally:
+        child.terminate()
+        child.wait()
+    serials = {read.meter: read.serial
+        for result in results for read in result.reads}
+    assert len(serials) == 12
+    assert all(meters[i]['serial'] == s for i, s in serials.items())
