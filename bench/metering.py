@@ -34,6 +34,8 @@ def peak_megabytes():
 
 
 def run(meters_count, gateways, seed):
+    # A bus addresses at most 247 units: big fleets need more gateways.
+    gateways = max(gateways, -(-meters_count // simulator.MAX_UNITS))
     per_gateway = -(-meters_count // gateways)
     port = simulator.free_base_port(gateways)
     server = subprocess.Popen([sys.executable, '-m', 'rkc.cli', 'meters',

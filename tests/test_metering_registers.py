@@ -59,3 +59,10 @@ def test_bad_models_refused():
         model(zones=4)
     with pytest.raises(ValueError, match='does not fit in 32 bits'):
         split_u32(2 ** 32, 'big')
+
+
+def test_fleet_unit_ids_fit_modbus():
+    from rkc.metering.simulator import fleet
+    with pytest.raises(ValueError,
+            match='248 meters per gateway: Modbus addresses units 1 to 247'):
+        fleet(1, 248)

@@ -58,6 +58,7 @@ DEFAULT_MIX = {
     'stuck': 0.002,
 }
 SLOW_DELAY = 0.03
+MAX_UNITS = 247
 STATUS_ERROR = 0x0002
 STATUS_OK = 0x0100
 # The simulated clock starts here (2025-01-01 UTC), counters were installed
@@ -71,6 +72,10 @@ def fleet(gateways, meters_per_gateway, seed=1, host='127.0.0.1',
     unit), what it is (serial, model, service, digits, zones), its start
     values and hourly use per zone, and its behaviour: drawn by the shares
     in ``mix``, or taken in turn from the list ``behaviours``."""
+    if not 1 <= meters_per_gateway <= MAX_UNITS:
+        raise ValueError(
+            f'{meters_per_gateway} meters per gateway: Modbus addresses '
+            f'units 1 to {MAX_UNITS}')
     models = load_models()
     rng = random.Random(seed)
     mix = DEFAULT_MIX if mix is None else mix
