@@ -30,6 +30,15 @@ def _tryton(name):
     return run
 
 
+def _period(text):
+    import datetime as dt
+    try:
+        return dt.datetime.strptime(text, '%Y-%m').date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'not a month in the form YYYY-MM: {text!r}') from None
+
+
 def build_parser():
     from rkc import calc
     parser = argparse.ArgumentParser(
@@ -62,6 +71,21 @@ def build_parser():
     p = sub.add_parser('serve', help='serve the desk and portal')
     p.add_argument('--port', type=int, default=8000)
     p.set_defaults(func=_tryton('serve'))
+
+    p = sub.add_parser('bill', help='run the monthly billing')
+    p.add_argument('--period', required=True, type=_period,
+        help='the month to bill, YYYY-MM')
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument('--centre', type=int, help='only this centre (code)')
+    scope.add_argument('--building', type=int,
+        help='only this building (id)')
+    p.add_argument('--preview', action='store_true',
+        help='compute totals and outliers without posting')
+    p.set_defaults(func=_tryton('bill'))
+
+    p = sub.add_parser('close-period', help='close a billed period')
+    p.add_argument('--period', required=True, type=_period)
+    p.set_defaults(func=_tryton('close_period'))
 
     p = sub.add_parser('meters', help='meter fleet tools')
     msub = p.add_subparsers(dest='meters_command', required=True)

@@ -41,3 +41,23 @@ def enqueue(path, *args, job_id=None, timeout=3600, **kwargs):
     return rq_queue.enqueue(
         path, *args, job_id=job_id, job_timeout=timeout,
         retry=Retry(max=3, interval=[1, 5, 30]), **kwargs)
+
+
+def enqueue_all(path, calls):
+    """Queue ``path(*args)`` for each args tuple of ``calls``. Called from a
+    transaction's commit hook: inline jobs then run in a thread of their
+    own, outside the transaction that is ending."""
+    calls = list(calls)
+    if queue() is not None:
+        for args in calls:
+            enqueue(path, *args)
+        return None
+    import threading
+
+    def run():
+        function = _resolve(path)
+        for args in calls:
+            function(*args)
+    thread = threading.Thread(target=run, name=f'inline {path}')
+    thread.start()
+    return thread

@@ -44,6 +44,12 @@ ACCOUNTS = {
     }
 
 
+def company_id():
+    Company = Pool().get('company.company')
+    company, = Company.search([], limit=1)
+    return company.id
+
+
 def company_and_accounts():
     pool = Pool()
     Company = pool.get('company.company')
@@ -70,6 +76,7 @@ def company_and_accounts():
             })
     with Transaction().set_context(company=company.id):
         _create_chart(company)
+        _configure(company)
         today = dt.date.today()
         for year in range(today.year - 3, today.year + 2):
             _create_fiscal_year(company, year)
@@ -118,6 +125,27 @@ def _create_chart(company):
                 'type': types[type_key].id,
                 'reconcile': False, 'party_required': False}
             for code, (name, type_key) in ACCOUNTS.items()])
+
+
+def _configure(company):
+    "Point the billing at its control account and journal."
+    pool = Pool()
+    Configuration = pool.get('rkc.configuration')
+    Account = pool.get('account.account')
+    Journal = pool.get('account.journal')
+    config = Configuration(1)
+    if config.settlement_account:
+        return
+    journals = Journal.search([('code', '=', 'ЖКУ')], limit=1)
+    if not journals:
+        journals = Journal.create([{
+                    'name': 'Начисления ЖКУ', 'code': 'ЖКУ',
+                    'type': 'revenue'}])
+    settlements, = Account.search([
+            ('code', '=', '62.01'), ('company', '=', company.id)])
+    config.settlement_account = settlements
+    config.billing_journal = journals[0]
+    config.save()
 
 
 def _create_fiscal_year(company, year):

@@ -77,6 +77,27 @@ def db(args):
     print(f'database "{name}" ready')
 
 
+def _company_context(name):
+    from rkc import setup
+    return {'company': tryton_job.transaction(
+            setup.company_id, database=name)}
+
+
+def bill(args):
+    "Create and run a billing run; print its totals and errors."
+    from rkc import billing_command
+    _, name = _prepare(args)
+    return billing_command.bill(name, _company_context(name), args.period,
+        centre=args.centre, building=args.building, preview=args.preview)
+
+
+def close_period(args):
+    from rkc import billing_command
+    _, name = _prepare(args)
+    return billing_command.close_period(
+        name, _company_context(name), args.period)
+
+
 def serve(args, conf=None, name=None):
     if conf is None:
         conf, name = _prepare(args, port=args.port)

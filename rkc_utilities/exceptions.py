@@ -38,3 +38,11 @@ class PostedError(AccessError):
 
 class ScopeError(UserError):
     "A job or report called with a scope that does not exist."
+
+
+class PeriodError(UserError):
+    "A billing period in the wrong state for the operation."
+
+
+class BillingError(UserError):
+    "A billing run that may not run."

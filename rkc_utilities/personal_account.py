@@ -65,6 +65,12 @@ class Account(Workflow, ModelSQL, ModelView):
     meters = fields.Function(fields.Many2Many(
             'rkc.meter', None, None, "Meters", readonly=True,
             help="The meters of the account's premise."), 'get_meters')
+    ledger_lines = fields.One2Many(
+        'rkc.ledger.line', 'account', "Subledger", readonly=True,
+        help="Every charge, recalculation, payment and penalty posted.")
+    turnovers = fields.One2Many(
+        'rkc.turnover', 'account', "Turnover", readonly=True,
+        help="Opening, movements and closing by period and service.")
     phone = fields.Char("Phone", help="For reminders by SMS and calls.")
     email = fields.Char("E-mail", help="For receipts and reminders.")
     sms_consent = fields.Boolean("SMS Consent",
@@ -158,6 +164,8 @@ class Account(Workflow, ModelSQL, ModelView):
         default.setdefault('number', None)
         default.setdefault('state', 'open')
         default.setdefault('closed_on', None)
+        default.setdefault('ledger_lines', None)
+        default.setdefault('turnovers', None)
         return super().copy(accounts, default=default)
 
     @classmethod

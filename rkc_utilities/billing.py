@@ -1,0 +1,427 @@
+# This file is part of rkc_utilities.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+"""Billing runs: a period's charges for a scope, previewed then posted by
+chunk jobs (one building each) into the subledger, then summarized into the
+general ledger with one move per centre."""
+import datetime as dt
+import json
+from collections import defaultdict
+from decimal import Decimal
+
+from sql.aggregate import Sum
+
+from trytond.i18n import gettext
+from trytond.model import ModelSQL, ModelView, Workflow, fields
+from trytond.pool import Pool
+from trytond.pyson import Eval
+from trytond.transaction import Transaction
+
+from rkc import queue
+from rkc.engine import billing as engine
+from rkc.engine.money import round_money
+
+from .billing_input import ReferenceData, load_chunk
+from .exceptions import BillingError
+
+RUN_STATES = [
+    ('draft', "Draft"),
+    ('previewing', "Previewing"),
+    ('previewed', "Previewed"),
+    ('posting', "Posting"),
+    ('done', "Done"),
+    ]
+SCOPES = [
+    ('all', "All Centres"),
+    ('centre', "Centre"),
+    ('building', "Building"),
+    ]
+OUTLIER_FACTOR = Decimal(3)
+
+
+def _json_default(value):
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+class BillingRun(Workflow, ModelSQL, ModelView):
+    __name__ = 'rkc.billing.run'
+
+    period = fields.Many2One(
+        'rkc.period', "Period", required=True, ondelete='RESTRICT',
+        states={'readonly': Eval('state') != 'draft'})
+    scope = fields.Selection(SCOPES, "Scope", required=True,
+        states={'readonly': Eval('state') != 'draft'})
+    centre = fields.Many2One('rkc.centre', "Centre",
+        states={
+            'required': Eval('scope') == 'centre',
+            'invisible': Eval('scope') != 'centre',
+            'readonly': Eval('state') != 'draft',
+            })
+    building = fields.Many2One('rkc.building', "Building",
+        states={
+            'required': Eval('scope') == 'building',
+            'invisible': Eval('scope') != 'building',
+            'readonly': Eval('state') != 'draft',
+            })
+    state = fields.Selection(RUN_STATES, "State", readonly=True,
+        required=True)
+    chunks = fields.One2Many(
+        'rkc.billing.run.chunk', 'run', "Chunks", readonly=True)
+    progress = fields.Function(fields.Float(
+            "Progress", digits=(1, 2),
+            help="Share of the chunks done in the current phase."),
+        'get_progress')
+    totals = fields.One2Many(
+        'rkc.billing.run.total', 'run', "Totals", readonly=True)
+    errors = fields.One2Many(
+        'rkc.billing.run.error', 'run', "Errors", readonly=True,
+        help="Accounts that could not be billed and why.")
+    outliers = fields.One2Many(
+        'rkc.billing.run.outlier', 'run', "Outliers", readonly=True,
+        help="Bills to look at before posting.")
+    postings = fields.One2Many(
+        'rkc.ledger.posting', 'origin', "General Ledger", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [('id', 'DESC')]
+        cls._transitions |= {
+            ('draft', 'previewing'), ('previewing', 'previewed'),
+            ('previewed', 'previewing'), ('draft', 'posting'),
+            ('previewed', 'posting'), ('posting', 'done'),
+            }
+        cls._buttons.update({
+                'preview': {
+                    'invisible': ~Eval('state').in_(['draft', 'previewed']),
+                    'depends': ['state'],
+                    },
+                'post': {
+                    'invisible': ~Eval('state').in_(['draft', 'previewed']),
+                    'depends': ['state'],
+                    },
+                'resume': {
+                    'invisible': ~Eval('state').in_(
+                        ['previewing', 'posting']),
+                    'depends': ['state'],
+                    },
+                })
+
+    @staticmethod
+    def default_state():
+        return 'draft'
+
+    @staticmethod
+    def default_scope():
+        return 'all'
+
+    def get_rec_name(self, name):
+        scope = (self.centre.rec_name if self.centre
+            else self.building.rec_name if self.building else '')
+        return ' '.join(filter(None, [self.period.name, scope]))
+
+    def get_progress(self, name):
+        phase = 'previewed' if self.state == 'previewing' else 'posted'
+        if not self.chunks:
+            return 0.0
+        return sum(1 for c in self.chunks if c.state == phase) / len(
+            self.chunks)
+
+    def buildings(self):
+        pool = Pool()
+        Building = pool.get('rkc.building')
+        if self.scope == 'building':
+            return [self.building.id]
+        domain = []
+        if self.scope == 'centre':
+            domain.append(('centre', '=', self.centre.id))
+        return [b.id for b in Building.search(domain, order=[('id', 'ASC')])]
+
+    @classmethod
+    def check_overlap(cls, runs):
+        "A period is billed once: refuse a run whose scope was billed."
+        for run in runs:
+            run.period.check_open()
+            if run.period.state != 'open':
+                raise BillingError(gettext(
+                        'rkc_utilities.msg_billing_period_billed',
+                        period=run.period.name))
+            others = cls.search([
+                    ('id', '!=', run.id),
+                    ('period', '=', run.period.id),
+                    ('state', 'in', ['posting', 'done']),
+                    ])
+            mine = set(run.buildings())
+            for other in others:
+                if mine & set(other.buildings()):
+                    raise BillingError(gettext(
+                            'rkc_utilities.msg_billing_scope_billed',
+                            run=other.rec_name))
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('previewing')
+    def preview(cls, runs):
+        cls._start(runs, 'preview')
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('posting')
+    def post(cls, runs):
+        cls.check_overlap(runs)
+        cls._start(runs, 'post')
+
+    @classmethod
+    @ModelView.button
+    def resume(cls, runs):
+        "Queue again the chunks a killed or failed job left unfinished."
+        transaction = Transaction()
+        for run in runs:
+            phase = 'preview' if run.state == 'previewing' else 'post'
+            done = 'previewed' if phase == 'preview' else 'posted'
+            transaction.atexit(_enqueue_chunks, transaction.database.name,
+                transaction.user,
+                {'company': transaction.context.get('company')}, phase,
+                [c.id for c in run.chunks if c.state != done])
+
+    @classmethod
+    def finish(cls, run, phase):
+        "The last chunk of a phase is done: close the phase."
+        pool = Pool()
+        Period = pool.get('rkc.period')
+        Posting = pool.get('rkc.ledger.posting')
+        if phase == 'preview':
+            cls.write([run], {'state': 'previewed'})
+            return
+        Posting.summarize(str(run), run.period.end_date,
+            gettext('rkc_utilities.msg_billing_move_description',
+                run=run.rec_name))
+        cls.write([run], {'state': 'done'})
+        if run.scope == 'all':
+            Period.write([run.period], {'state': 'billed'})
+
+    @classmethod
+    def _start(cls, runs, phase):
+        pool = Pool()
+        Chunk = pool.get('rkc.billing.run.chunk')
+        transaction = Transaction()
+        for run in runs:
+            if not run.chunks:
+                Chunk.create([{'run': run.id, 'building': b}
+                        for b in run.buildings()])
+        chunks = [c.id for r in cls.browse(runs) for c in r.chunks]
+        database = transaction.database.name
+        user = transaction.user
+        context = {'company': transaction.context.get('company')}
+        # The jobs start once the run and its chunks are committed.
+        transaction.atexit(_enqueue_chunks, database, user, context, phase,
+            chunks)
+
+
+def _enqueue_chunks(database, user, context, phase, chunk_ids):
+    queue.enqueue_all('rkc.jobs.process_chunk', [
+            (database, user, context, phase, chunk_id)
+            for chunk_id in chunk_ids])
+
+
+class BillingChunk(ModelSQL, ModelView):
+    __name__ = 'rkc.billing.run.chunk'
+
+    run = fields.Many2One(
+        'rkc.billing.run', "Run", required=True, ondelete='CASCADE')
+    building = fields.Many2One(
+        'rkc.building', "Building", required=True, ondelete='RESTRICT')
+    state = fields.Selection([
+            ('pending', "Pending"),
+            ('previewed', "Previewed"),
+            ('posted', "Posted"),
+            ('failed', "Failed"),
+            ], "State", readonly=True, required=True)
+    accounts = fields.Integer("Accounts", readonly=True)
+    failure = fields.Text("Failure", readonly=True,
+        help="Why the last attempt failed; the chunk is retried.")
+    lines = fields.Integer("Lines", readonly=True)
+
+    @staticmethod
+    def default_state():
+        return 'pending'
+
+    def process(self, phase):
+        """Bill the building's accounts: ``preview`` computes totals and
+        outliers, ``post`` writes the subledger lines. Idempotent: a chunk
+        done in its phase is skipped; its own rows are replaced."""
+        pool = Pool()
+        Run = pool.get('rkc.billing.run')
+        Line = pool.get('rkc.ledger.line')
+        Total = pool.get('rkc.billing.run.total')
+        Error = pool.get('rkc.billing.run.error')
+        Outlier = pool.get('rkc.billing.run.outlier')
+        done_state = 'previewed' if phase == 'preview' else 'posted'
+        # Serialize with another worker on the same chunk.
+        self.__class__.lock([self])
+        chunk = self.__class__(self.id)
+        if chunk.state == done_state:
+            return
+        run = chunk.run
+        period = run.period.start_date
+        if phase == 'post':
+            run.period.check_open()
+        origin = str(run)
+        reference = ReferenceData()
+        accounts = load_chunk(period, [chunk.building.id], reference)
+        for model in (Total, Error, Outlier):
+            model.delete(model.search([('chunk', '=', chunk.id),
+                        ('phase', '=', phase)]))
+        today = dt.date.today()
+        rows, errors, totals = [], [], defaultdict(
+            lambda: [Decimal(0), Decimal(0), 0])
+        for account in accounts:
+            services, service_ids = account.services
+            bill = engine.bill_account(period, account.input, services)
+            if bill.errors:
+                errors.extend({
+                        'run': run.id, 'chunk': chunk.id, 'phase': phase,
+                        'account': account.id,
+                        'service': service_ids.get(e.service),
+                        'message': e.message} for e in bill.errors)
+                continue
+            parts = defaultdict(int)
+            for line in bill.lines:
+                service_id = service_ids[line.service]
+                key = (service_id, line.kind)
+                rows.append({
+                        'account': account.id, 'centre': account.centre,
+                        'service': service_id, 'period': line.period,
+                        'date': max(today, period), 'kind': line.kind,
+                        'amount': line.amount, 'volume': line.volume,
+                        'tariff': line.tariff, 'excess': line.excess,
+                        'method': line.method,
+                        'basis': json.dumps(line.basis,
+                            default=_json_default, ensure_ascii=False),
+                        'origin': origin, 'part': parts[key]})
+                parts[key] += 1
+                total = totals[(account.centre, service_id)]
+                total[0] += line.amount
+                total[1] += line.volume or 0
+                total[2] += 1
+        outliers = Outlier.detect(run, chunk, phase, rows)
+        if phase == 'post':
+            Line.insert_rows(rows)
+        Total.create([{
+                    'run': run.id, 'chunk': chunk.id, 'phase': phase,
+                    'centre': centre, 'service': service,
+                    'amount': amount, 'volume': volume, 'lines': count}
+                for (centre, service), (amount, volume, count)
+                in totals.items()])
+        Error.create(errors)
+        Outlier.create(outliers)
+        chunk.state = done_state
+        chunk.failure = None
+        chunk.accounts = len(accounts)
+        chunk.lines = len(rows)
+        chunk.save()
+        Run.lock([run])
+        pending = self.__class__.search([
+                ('run', '=', run.id), ('state', '!=', done_state)], limit=1)
+        if not pending:
+            Run.finish(run, phase)
+
+
+class BillingTotal(ModelSQL, ModelView):
+    __name__ = 'rkc.billing.run.total'
+
+    run = fields.Many2One(
+        'rkc.billing.run', "Run", required=True, ondelete='CASCADE')
+    chunk = fields.Many2One(
+        'rkc.billing.run.chunk', "Chunk", ondelete='CASCADE')
+    phase = fields.Selection([
+            ('preview', "Preview"),
+            ('post', "Posted"),
+            ], "Phase", readonly=True)
+    centre = fields.Many2One('rkc.centre', "Centre", readonly=True)
+    service = fields.Many2One('rkc.service', "Service", readonly=True)
+    amount = fields.Numeric("Amount", digits=(16, 2), readonly=True)
+    volume = fields.Numeric("Volume", digits=(16, 6), readonly=True)
+    lines = fields.Integer("Lines", readonly=True)
+
+
+class BillingErrorLine(ModelSQL, ModelView):
+    __name__ = 'rkc.billing.run.error'
+
+    run = fields.Many2One(
+        'rkc.billing.run', "Run", required=True, ondelete='CASCADE')
+    chunk = fields.Many2One(
+        'rkc.billing.run.chunk', "Chunk", ondelete='CASCADE')
+    phase = fields.Selection([
+            ('preview', "Preview"),
+            ('post', "Posted"),
+            ], "Phase", readonly=True)
+    account = fields.Many2One('rkc.account', "Account", readonly=True)
+    service = fields.Many2One('rkc.service', "Service", readonly=True)
+    message = fields.Text("Message", readonly=True)
+
+
+class BillingOutlier(ModelSQL, ModelView):
+    __name__ = 'rkc.billing.run.outlier'
+
+    run = fields.Many2One(
+        'rkc.billing.run', "Run", required=True, ondelete='CASCADE')
+    chunk = fields.Many2One(
+        'rkc.billing.run.chunk', "Chunk", ondelete='CASCADE')
+    phase = fields.Selection([
+            ('preview', "Preview"),
+            ('post', "Posted"),
+            ], "Phase", readonly=True)
+    account = fields.Many2One('rkc.account', "Account", readonly=True)
+    service = fields.Many2One('rkc.service', "Service", readonly=True)
+    reason = fields.Selection([
+            ('tripled', "More than 3× last month"),
+            ('zero_metered', "Zero on an active meter"),
+            ('estimated', "Estimated consumption"),
+            ], "Reason", readonly=True)
+    amount = fields.Numeric("Amount", digits=(16, 2), readonly=True)
+    previous_amount = fields.Numeric(
+        "Last Month", digits=(16, 2), readonly=True)
+
+    @classmethod
+    def detect(cls, run, chunk, phase, rows):
+        """Bills to look at: above 3× the account's last month, zero on a
+        meter, or estimated."""
+        pool = Pool()
+        Line = pool.get('rkc.ledger.line')
+        line = Line.__table__()
+        amounts = defaultdict(Decimal)
+        outliers = []
+        for row in rows:
+            amounts[(row['account'], row['service'])] += row['amount']
+            if row['method'] == 'average':
+                outliers.append((row['account'], row['service'],
+                        'estimated', row['amount'], None))
+        if not amounts:
+            return []
+        previous_period = (run.period.start_date - dt.timedelta(days=1)
+            ).replace(day=1)
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*line.select(
+                line.account, line.service, Sum(line.amount),
+                where=line.account.in_(list({a for a, _ in amounts}))
+                & (line.period == previous_period)
+                & (line.kind == 'charge'),
+                group_by=[line.account, line.service]))
+        previous = {(a, s): round_money(Decimal(str(v)))
+            for a, s, v in cursor}
+        for (account, service), amount in amounts.items():
+            last = previous.get((account, service))
+            if last and last > 0 and amount > OUTLIER_FACTOR * last:
+                outliers.append(
+                    (account, service, 'tripled', amount, last))
+        for row in rows:
+            if row['method'] == 'metered' and not row['amount'] \
+                    and row['kind'] == 'charge':
+                outliers.append((row['account'], row['service'],
+                        'zero_metered', row['amount'], None))
+        return [{'run': run.id, 'chunk': chunk.id, 'phase': phase,
+                'account': a, 'service': s, 'reason': r, 'amount': amount,
+                'previous_amount': last}
+            for a, s, r, amount, last in outliers]

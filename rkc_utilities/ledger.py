@@ -1,0 +1,372 @@
+# This file is part of rkc_utilities.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+"""The per-account subledger, its postings to the general ledger and the
+turnover materialized when a period closes (DESIGN.md, "The ledger")."""
+import datetime as dt
+from decimal import Decimal
+
+from sql import Literal, Null
+from sql.aggregate import Sum
+from sql.conditionals import Case, Coalesce
+
+from trytond.i18n import gettext
+from trytond.model import Index, ModelSQL, ModelView, Unique, fields
+from trytond.pool import Pool
+from trytond.transaction import Transaction
+
+from rkc.engine.money import round_money
+
+from .exceptions import PostedError
+
+KINDS = [
+    ('charge', "Charge"),
+    ('recalculation', "Recalculation"),
+    ('payment', "Payment"),
+    ('subsidy', "Subsidy"),
+    ('penalty', "Penalty"),
+    ('write_off', "Write-off"),
+    ('instalment', "Instalment"),
+    ]
+ORIGINS = [
+    'rkc.billing.run',
+    ]
+
+
+class LedgerLine(ModelSQL, ModelView):
+    __name__ = 'rkc.ledger.line'
+
+    account = fields.Many2One(
+        'rkc.account', "Account", required=True, readonly=True,
+        ondelete='RESTRICT')
+    centre = fields.Many2One(
+        'rkc.centre', "Centre", required=True, readonly=True,
+        ondelete='RESTRICT',
+        help="The centre the account belonged to when the line was posted.")
+    service = fields.Many2One(
+        'rkc.service', "Service", required=True, readonly=True,
+        ondelete='RESTRICT')
+    period = fields.Date(
+        "Period", required=True, readonly=True,
+        help="The first day of the month the amount belongs to.")
+    date = fields.Date(
+        "Date", required=True, readonly=True,
+        help="The day the line was posted; its month is the period whose "
+        "receipt shows it.")
+    kind = fields.Selection(KINDS, "Kind", required=True, readonly=True)
+    amount = fields.Numeric(
+        "Amount", digits=(16, 2), required=True, readonly=True,
+        help="Positive: owed by the consumer; negative: credited.")
+    volume = fields.Numeric("Volume", digits=(16, 6), readonly=True)
+    tariff = fields.Numeric("Tariff", digits=(16, 4), readonly=True)
+    excess = fields.Numeric(
+        "Raising Coefficient Excess", digits=(16, 2), readonly=True,
+        help="The part of the amount due to the raising coefficient.")
+    method = fields.Char("Method", readonly=True)
+    basis = fields.Char("Basis", readonly=True,
+        help="How the amount was calculated (JSON).")
+    origin = fields.Reference(
+        "Origin", selection='get_origins', required=True, readonly=True,
+        help="The document the line comes from.")
+    part = fields.Integer(
+        "Part", required=True, readonly=True,
+        help="Number of the line among those of one origin, account, "
+        "service, period and kind (a month cut by a tariff change).")
+    move = fields.Many2One(
+        'account.move', "Move", readonly=True, ondelete='RESTRICT',
+        help="The general-ledger move the line was summarized into.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        # Exactly once: a job that runs twice inserts nothing the second
+        # time.
+        cls._sql_constraints += [
+            ('line_unique', Unique(
+                    t, t.account, t.service, t.period, t.kind, t.origin,
+                    t.part),
+                'rkc_utilities.msg_ledger_line_unique'),
+            ]
+        cls._sql_indexes.update({
+                Index(t, (t.account, Index.Range()), (t.date, Index.Range())),
+                Index(t, (t.origin, Index.Equality()),
+                    (t.centre, Index.Equality())),
+                Index(t, (t.period, Index.Range()),
+                    (t.kind, Index.Equality())),
+                })
+        cls._order = [('date', 'DESC'), ('id', 'DESC')]
+
+    @classmethod
+    def get_origins(cls):
+        pool = Pool()
+        Model = pool.get('ir.model')
+        return [(None, '')] + [(m, Model.get_name(m)) for m in ORIGINS]
+
+    @staticmethod
+    def default_part():
+        return 0
+
+    @classmethod
+    def check_modification(cls, mode, lines, values=None, external=False):
+        super().check_modification(
+            mode, lines, values=values, external=external)
+        # Posted lines are never edited or deleted: corrections are new
+        # lines. Only the summarizing move may be set, once.
+        if mode == 'delete' or (mode == 'write' and (
+                    set(values) - {'move'}
+                    or any(line.move for line in lines))):
+            raise PostedError(gettext(
+                    'rkc_utilities.msg_ledger_line_immutable'))
+
+    @classmethod
+    def insert_rows(cls, rows):
+        """Insert plain rows (dicts with the table's columns) in one
+        statement; rows already there (same unique key) are skipped.
+        Returns the number inserted."""
+        if not rows:
+            return 0
+        table = cls.__table__()
+        transaction = Transaction()
+        columns = [
+            'account', 'centre', 'service', 'period', 'date', 'kind',
+            'amount', 'volume', 'tariff', 'excess', 'method', 'basis',
+            'origin', 'part']
+        cursor = transaction.connection.cursor()
+        user = transaction.user
+        values = [[row[c] for c in columns] + [user] for row in rows]
+        query = table.insert(
+            [getattr(table, c) for c in columns] + [table.create_uid],
+            values=values)
+        sql, params = tuple(query)
+        sql += (' ON CONFLICT (account, service, period, kind, origin, '
+            'part) DO NOTHING')
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+    @classmethod
+    def balance(cls, centre=None, date=None, summarized=False):
+        "The subledger balance of a centre (or all) up to a date."
+        table = cls.__table__()
+        where = Literal(True)
+        if centre:
+            where &= table.centre == centre
+        if date:
+            where &= table.date <= date
+        if summarized:
+            where &= table.move != Null
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.select(
+                Coalesce(Sum(table.amount), Decimal(0)), where=where))
+        return _money(cursor.fetchone()[0])
+
+
+def _money(value):
+    "A sum read from SQL (SQLite returns floats) as Decimal kopecks."
+    return round_money(Decimal(str(value or 0)))
+
+
+class Turnover(ModelSQL, ModelView):
+    __name__ = 'rkc.turnover'
+
+    account = fields.Many2One(
+        'rkc.account', "Account", required=True, readonly=True,
+        ondelete='CASCADE')
+    centre = fields.Many2One('rkc.centre', "Centre", readonly=True)
+    service = fields.Many2One(
+        'rkc.service', "Service", required=True, readonly=True)
+    period = fields.Date("Period", required=True, readonly=True)
+    opening = fields.Numeric("Opening", digits=(16, 2), readonly=True,
+        help="Debt (positive) or advance (negative) at the start.")
+    charged = fields.Numeric("Charged", digits=(16, 2), readonly=True)
+    recalculated = fields.Numeric(
+        "Recalculated", digits=(16, 2), readonly=True)
+    subsidy = fields.Numeric("Subsidy", digits=(16, 2), readonly=True)
+    paid = fields.Numeric("Paid", digits=(16, 2), readonly=True)
+    penalty = fields.Numeric("Penalty", digits=(16, 2), readonly=True)
+    other = fields.Numeric("Other", digits=(16, 2), readonly=True,
+        help="Write-offs and instalment transfers.")
+    closing = fields.Numeric("Closing", digits=(16, 2), readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('turnover_unique', Unique(t, t.account, t.service, t.period),
+                'rkc_utilities.msg_turnover_unique'),
+            ]
+        cls._sql_indexes.add(
+            Index(t, (t.period, Index.Range()), (t.centre, Index.Equality())))
+        cls._order = [
+            ('period', 'DESC'), ('service', 'ASC'), ('id', 'ASC')]
+
+    @classmethod
+    def materialize(cls, period):
+        """Write the period's turnover from the subledger in one statement:
+        opening = the previous closing (or zero), movements by kind of the
+        lines posted in the month."""
+        pool = Pool()
+        Line = pool.get('rkc.ledger.line')
+        line = Line.__table__()
+        table = cls.__table__()
+        previous = cls.__table__()
+        cursor = Transaction().connection.cursor()
+        start, end = period.start_date, period.end_date
+        cursor.execute(*table.delete(where=table.period == start))
+
+        def kind_sum(*kinds):
+            return Coalesce(Sum(Case(
+                        (line.kind.in_(kinds), line.amount),
+                        else_=Decimal(0))), Decimal(0))
+        movements = line.select(
+            line.account, line.service, line.centre,
+            kind_sum('charge').as_('charged'),
+            kind_sum('recalculation').as_('recalculated'),
+            kind_sum('subsidy').as_('subsidy'),
+            kind_sum('payment').as_('paid'),
+            kind_sum('penalty').as_('penalty'),
+            kind_sum('write_off', 'instalment').as_('other'),
+            Sum(line.amount).as_('total'),
+            where=(line.date >= start) & (line.date <= end),
+            group_by=[line.account, line.service, line.centre])
+        openings = previous.select(
+            previous.account, previous.service, previous.centre,
+            previous.closing,
+            where=previous.period == Literal(_previous_month(start)))
+        # A full join: accounts with an opening balance and no movement
+        # still get their row.
+        cursor.execute(*table.insert(
+                [table.account, table.service, table.centre, table.period,
+                    table.opening, table.charged, table.recalculated,
+                    table.subsidy, table.paid, table.penalty, table.other,
+                    table.closing],
+                movements.join(openings, type_='FULL',
+                    condition=(movements.account == openings.account)
+                    & (movements.service == openings.service)).select(
+                    Coalesce(movements.account, openings.account),
+                    Coalesce(movements.service, openings.service),
+                    Coalesce(movements.centre, openings.centre),
+                    Literal(start),
+                    Coalesce(openings.closing, Decimal(0)),
+                    Coalesce(movements.charged, Decimal(0)),
+                    Coalesce(movements.recalculated, Decimal(0)),
+                    Coalesce(movements.subsidy, Decimal(0)),
+                    Coalesce(movements.paid, Decimal(0)),
+                    Coalesce(movements.penalty, Decimal(0)),
+                    Coalesce(movements.other, Decimal(0)),
+                    Coalesce(openings.closing, Decimal(0))
+                    + Coalesce(movements.total, Decimal(0)))))
+
+
+def _previous_month(start):
+    return (start - dt.timedelta(days=1)).replace(day=1)
+
+
+class LedgerPosting(ModelSQL, ModelView):
+    "One general-ledger move summarizing a batch of lines of one centre."
+    __name__ = 'rkc.ledger.posting'
+
+    origin = fields.Reference(
+        "Origin", selection='get_origins', required=True, readonly=True)
+    centre = fields.Many2One(
+        'rkc.centre', "Centre", required=True, readonly=True)
+    move = fields.Many2One(
+        'account.move', "Move", required=True, readonly=True,
+        ondelete='RESTRICT')
+    amount = fields.Numeric("Amount", digits=(16, 2), readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('origin_centre_unique', Unique(t, t.origin, t.centre),
+                'rkc_utilities.msg_posting_unique'),
+            ]
+
+    @classmethod
+    def get_origins(cls):
+        return LedgerLine.get_origins()
+
+    @classmethod
+    def summarize(cls, origin, date, description):
+        """Post one move per centre for the lines of ``origin`` not yet
+        summarized: per service, settlements with consumers against the
+        service's revenue account (sides swap for a net credit)."""
+        pool = Pool()
+        Line = pool.get('rkc.ledger.line')
+        Service = pool.get('rkc.service')
+        Move = pool.get('account.move')
+        Period = pool.get('account.period')
+        Configuration = pool.get('rkc.configuration')
+        config = Configuration(1)
+        line = Line.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*line.select(
+                line.centre, line.service, Sum(line.amount),
+                where=(line.origin == origin) & (line.move == Null),
+                group_by=[line.centre, line.service],
+                order_by=[line.centre, line.service]))
+        by_centre = {}
+        for centre, service, amount in cursor:
+            by_centre.setdefault(centre, []).append(
+                (Service(service), _money(amount)))
+        company = Transaction().context.get('company')
+        period = Period.find(company, date=date)
+        for centre, amounts in by_centre.items():
+            move_lines = []
+            total = Decimal(0)
+            for service, amount in amounts:
+                if not amount:
+                    continue
+                revenue = service.product.account_revenue_used
+                debit, credit = (amount, 0) if amount > 0 else (0, -amount)
+                move_lines.append({
+                        'account': config.settlement_account.id,
+                        'debit': debit, 'credit': credit,
+                        'description': service.name})
+                move_lines.append({
+                        'account': revenue.id,
+                        'debit': credit, 'credit': debit,
+                        'description': service.name})
+                total += amount
+            if not move_lines:
+                continue
+            move, = Move.create([{
+                        'journal': config.billing_journal.id,
+                        'period': period.id, 'date': date,
+                        'origin': origin, 'description': description,
+                        'lines': [('create', move_lines)]}])
+            Move.post([move])
+            cls.create([{'origin': origin, 'centre': centre,
+                        'move': move.id, 'amount': total}])
+            cursor.execute(*line.update(
+                    [line.move], [move.id],
+                    where=(line.origin == origin) & (line.centre == centre)
+                    & (line.move == Null)))
+
+    @classmethod
+    def control_balance(cls, centre=None, date=None):
+        """The balance of the settlements account carried by the moves of
+        the postings (of a centre, up to a date)."""
+        pool = Pool()
+        MoveLine = pool.get('account.move.line')
+        Move = pool.get('account.move')
+        Configuration = pool.get('rkc.configuration')
+        config = Configuration(1)
+        posting = cls.__table__()
+        move_line = MoveLine.__table__()
+        move = Move.__table__()
+        where = (move_line.account == config.settlement_account.id)
+        if centre:
+            where &= posting.centre == centre
+        if date:
+            where &= move.date <= date
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*posting.join(
+                move, condition=move.id == posting.move).join(
+                move_line, condition=move_line.move == move.id).select(
+                Coalesce(Sum(move_line.debit - move_line.credit),
+                    Decimal(0)),
+                where=where))
+        return _money(cursor.fetchone()[0])
