@@ -17,12 +17,13 @@ $(BIN)/rkc: pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-$(SAO)/index.html:
+$(SAO)/index.html: $(BIN)/rkc
 	mkdir -p .cache
 	cd .cache && npm pack -q tryton-sao@$(SAO_VERSION) && \
 		rm -rf sao package && tar xzf tryton-sao-$(SAO_VERSION).tgz && \
 		mv package sao && rm tryton-sao-$(SAO_VERSION).tgz
 	cd $(SAO) && npm install -q --omit=dev --legacy-peer-deps
+	$(BIN)/python tools/translations.py sao
 	touch $@
 
 demo: $(BIN)/rkc $(SAO)/index.html

@@ -87,6 +87,12 @@ def build_parser():
     p.add_argument('--period', required=True, type=_period)
     p.set_defaults(func=_tryton('close_period'))
 
+    p = sub.add_parser('worker',
+        help='run an RQ worker for the jobs (needs RKC_REDIS_URL)')
+    p.add_argument('--burst', action='store_true',
+        help='stop when the queue is empty')
+    p.set_defaults(func=_tryton('worker'))
+
     p = sub.add_parser('meters', help='meter fleet tools')
     msub = p.add_subparsers(dest='meters_command', required=True)
     s = msub.add_parser(

@@ -98,6 +98,21 @@ def close_period(args):
         name, _company_context(name), args.period)
 
 
+def worker(args):
+    """A long-lived RQ worker: one process, Tryton's pool initialised once,
+    jobs run without forking (DESIGN.md: ≈3 ms a job instead of ≈0.65 s)."""
+    from rq import SimpleWorker
+
+    from rkc import queue
+    _, name = _prepare(args)
+    jobs = queue.queue()
+    if jobs is None:
+        raise SystemExit('set RKC_REDIS_URL to the Redis the jobs go to')
+    tryton_job.pool(name)
+    SimpleWorker([jobs], connection=jobs.connection).work(
+        burst=args.burst, with_scheduler=True)
+
+
 def serve(args, conf=None, name=None):
     if conf is None:
         conf, name = _prepare(args, port=args.port)
