@@ -1,4 +1,5 @@
 """``rkc`` subcommands that need Tryton: the database, the demo, the server."""
+import io
 import os
 import subprocess
 import sys
@@ -123,6 +124,29 @@ def serve(args, conf=None, name=None):
     os.execv(_bin('trytond'), [_bin('trytond'), '-c', conf, '-d', name])
 
 
+DEMO_BILLED_MONTHS = 3
+
+
+def _bill_demo_months(name, context):
+    """Bill the last complete months, closing all but the latest, as a
+    centre that has run for a while would have."""
+    import datetime as dt
+
+    from rkc import billing_command
+    from rkc.engine.dated import add_months
+    this_month = dt.date.today().replace(day=1)
+    months = [add_months(this_month, -n)
+        for n in range(DEMO_BILLED_MONTHS, 0, -1)]
+    for month in months:
+        print(f'Billing {month:%Y-%m}…', flush=True)
+        report = io.StringIO()
+        if billing_command.bill(name, context, month, out=report):
+            raise SystemExit(f'the demo billing of {month:%Y-%m} failed:\n'
+                + report.getvalue())
+        if month != months[-1]:
+            billing_command.close_period(name, context, month, out=report)
+
+
 def demo(args):
     conf, name = _prepare(args, port=args.port)
     from rkc import setup
@@ -137,6 +161,7 @@ def demo(args):
         context={'company': company})
     loader.load_town(name, accounts=args.accounts)
     print(f'Demo town of {args.accounts} accounts is ready.')
+    _bill_demo_months(name, {'company': company})
     print(f'Log in at http://localhost:{args.port}/ as admin, '
         f'password "{DEMO_PASSWORD}", database "{name}".', flush=True)
     if not args.no_serve:

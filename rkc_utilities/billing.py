@@ -273,7 +273,8 @@ class BillingChunk(ModelSQL, ModelView):
         for model in (Total, Error, Outlier):
             model.delete(model.search([('chunk', '=', chunk.id),
                         ('phase', '=', phase)]))
-        today = dt.date.today()
+        # Charges are accrued in the month they are for.
+        posted_on = run.period.end_date
         rows, errors, totals = [], [], defaultdict(
             lambda: [Decimal(0), Decimal(0), 0])
         for account in accounts:
@@ -293,7 +294,7 @@ class BillingChunk(ModelSQL, ModelView):
                 rows.append({
                         'account': account.id, 'centre': account.centre,
                         'service': service_id, 'period': line.period,
-                        'date': max(today, period), 'kind': line.kind,
+                        'date': posted_on, 'kind': line.kind,
                         'amount': line.amount, 'volume': line.volume,
                         'tariff': line.tariff, 'excess': line.excess,
                         'method': line.method,

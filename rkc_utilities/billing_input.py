@@ -208,6 +208,9 @@ def load_chunk(period_start, building_ids, reference):
                 where=subscription.account.in_(account_ids))):
         services[account_id].append((service_id, _date(first), _date(last)))
 
+    heat = _load_building_heat(period_start, period_end, building_ids,
+        reference.codes.get('heating'))
+    buildings = {}
     premise_accounts = {r[4]: r[0] for r in rows}
     meters = _load_meters(period_start, period_end, premise_accounts)
 
@@ -215,11 +218,15 @@ def load_chunk(period_start, building_ids, reference):
     for (account_id, centre, opened, closed, premise_id, kind, area, rooms,
             installable, building_id, total_area, common_area, heating_mode,
             heat_meter) in rows:
-        building_input = engine.Building(
-            _decimal(total_area), _decimal(common_area),
-            engine.HEATING_NORM if not heat_meter else (
-                engine.HEATING_SEASON if heating_mode == 'season'
-                else engine.HEATING_EVEN))
+        building_input = buildings.get(building_id)
+        if building_input is None:
+            gcal, last_year_gcal = heat.get(building_id, (None, None))
+            building_input = buildings[building_id] = engine.Building(
+                _decimal(total_area), _decimal(common_area),
+                engine.HEATING_NORM if not heat_meter else (
+                    engine.HEATING_SEASON if heating_mode == 'season'
+                    else engine.HEATING_EVEN),
+                gcal, last_year_gcal)
         premise_residents = tuple(by_premise[premise_id])
         account_input = engine.Account(
             account_id, _date(opened), _date(closed),
@@ -257,6 +264,49 @@ def load_chunk(period_start, building_ids, reference):
         result.append(ChunkAccount(
                 account_id, centre, account_input,
                 (service_inputs, service_ids)))
+    return result
+
+
+def _load_building_heat(period_start, period_end, building_ids, heating):
+    """Heat used by each building by its common meter: in the period, and
+    over the last calendar year (for heating paid evenly)."""
+    pool = Pool()
+    Meter = pool.get('rkc.meter')
+    Reading = pool.get('rkc.meter.reading')
+    if heating is None:
+        return {}
+    meter, reading = Meter.__table__(), Reading.__table__()
+    year_start = dt.date(period_start.year - 1, 1, 1)
+    values = defaultdict(list)
+    for building_id, read_at, value in _rows(meter.join(
+                reading, condition=reading.meter == meter.id).select(
+                meter.building, reading.read_at, reading.value,
+                where=meter.building.in_(list(building_ids))
+                & (meter.service == heating) & (meter.state == 'active')
+                & (reading.state == 'valid')
+                & (reading.read_at >= dt.datetime.combine(
+                        year_start - dt.timedelta(days=31), dt.time()))
+                & (reading.read_at < dt.datetime.combine(
+                        period_end + dt.timedelta(days=1), dt.time())),
+                order_by=[meter.building, reading.read_at])):
+        values[building_id].append(
+            (_datetime(read_at).date(), _decimal(value)))
+
+    def last_before(readings, day):
+        found = [v for d, v in readings if d < day]
+        return found[-1] if found else None
+    result = {}
+    for building_id, readings in values.items():
+        start = last_before(readings, period_start)
+        # Only a reading taken in the period closes it.
+        during = [v for d, v in readings if d >= period_start]
+        end = during[-1] if during else None
+        year_from = last_before(readings, year_start)
+        year_to = last_before(readings, dt.date(period_start.year, 1, 1))
+        result[building_id] = (
+            end - start if start is not None and end is not None else None,
+            year_to - year_from if None not in (year_from, year_to)
+            else None)
     return result
 
 

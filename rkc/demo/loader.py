@@ -1,7 +1,10 @@
 """Load the generated demo town into a Tryton database, a few buildings per
 transaction so that memory stays flat however large the town."""
 import datetime as dt
+from decimal import Decimal
 from itertools import islice
+
+from rkc.engine.dated import add_months
 
 from rkc import tryton_job
 
@@ -17,6 +20,13 @@ REGISTER_MAPS = {
         'serial_address': 105},
     }
 SCALES = {3: '0.001', 0: '1'}
+HEAT_METER_MODEL = 'ТЭМ-106'
+# Share of the heating norm a building uses by month: the heating season
+# runs from October to April.
+HEAT_SEASON = {1: '1.6', 2: '1.5', 3: '1.2', 4: '0.8', 10: '0.7', 11: '1.1',
+    12: '1.5'}
+HEAT_NORM = Decimal('0.0187')
+HEAT_HISTORY_MONTHS = 26
 
 
 def _batched(iterable, size):
@@ -32,6 +42,7 @@ def load_town(database, accounts=2000, seed=1, months=7, today=None):
     context = {'company': company, 'language': 'ru'}
     state = tryton_job.transaction(
         _load_centres, town, company, database=database, context=context)
+    state['today'] = town.today
     for chunk in _batched(town.buildings(), BUILDINGS_PER_TRANSACTION):
         tryton_job.transaction(
             _load_buildings, chunk, state, database=database,
@@ -179,13 +190,54 @@ def _load_buildings(buildings, state):
                 'modbus_unit': m.unit_id,
                 'state': 'failed' if m.failed_on else 'active',
                 } for premise_id, m in meters])
-    _insert_readings((record.id, m) for record, (_, m) in zip(
-            meter_records, meters, strict=True))
+    _insert_readings(
+        (record.id, reading.taken_on, reading.values)
+        for record, (_, meter) in zip(meter_records, meters, strict=True)
+        for reading in meter.readings)
+    _building_heat_meters(state, [
+            (record, b) for record, b in zip(records, buildings, strict=True)
+            if b.heat_meter])
 
 
-def _insert_readings(meters):
-    """Reading history in one multi-row INSERT: it is migrated data, so it
-    skips the ORM's per-record validation that the live paths apply."""
+def _building_heat_meters(state, buildings):
+    """A common heat meter per metered building with monthly readings at
+    each month's end: the norm for its area, shaped by the season."""
+    from trytond.pool import Pool
+    pool = Pool()
+    Meter = pool.get('rkc.meter')
+    MeterModel = pool.get('rkc.meter.model')
+    if not buildings:
+        return
+    if HEAT_METER_MODEL not in state['models']:
+        found = MeterModel.search([('name', '=', HEAT_METER_MODEL)]) or \
+            MeterModel.create([{
+                        'name': HEAT_METER_MODEL, 'scale': '0.000001',
+                        **REGISTER_MAPS[1]}])
+        state['models'][HEAT_METER_MODEL] = found[0].id
+    first = add_months(state['today'].replace(day=1), -HEAT_HISTORY_MONTHS)
+    meters = Meter.create([{
+                'serial': f'{b.index:08d}', 'building': record.id,
+                'model': state['models'][HEAT_METER_MODEL],
+                'service': state['services']['heating'],
+                'installed_on': first, 'digits': 7, 'zones': 1,
+                } for record, b in buildings])
+    rows = []
+    for meter, (_, building) in zip(meters, buildings, strict=True):
+        total = Decimal(0)
+        for index in range(HEAT_HISTORY_MONTHS):
+            month = add_months(first, index)
+            total += (building.total_area * HEAT_NORM * Decimal(
+                    HEAT_SEASON.get(month.month, '0'))).quantize(
+                Decimal('0.000001'))
+            end = add_months(month, 1) - dt.timedelta(days=1)
+            rows.append((meter.id, end, (total,)))
+    _insert_readings(rows)
+
+
+def _insert_readings(readings):
+    """Reading history, (meter id, day, values per zone), in one multi-row
+    INSERT: it is migrated data, so it skips the ORM's per-record
+    validation that the live paths apply."""
     from trytond.pool import Pool
     from trytond.transaction import Transaction
     Reading = Pool().get('rkc.meter.reading')
@@ -193,14 +245,12 @@ def _insert_readings(meters):
     now = dt.datetime.now()
     user = Transaction().user
     rows = []
-    for meter_id, meter in meters:
-        for reading in meter.readings:
-            values = list(reading.values) + [None, None]
-            rows.append([
-                    meter_id,
-                    dt.datetime.combine(reading.taken_on, dt.time(12)),
-                    values[0], values[1], values[2], 'remote', 'valid',
-                    user, now])
+    for meter_id, day, values in readings:
+        values = list(values) + [None, None]
+        rows.append([
+                meter_id, dt.datetime.combine(day, dt.time(12)),
+                values[0], values[1], values[2], 'remote', 'valid',
+                user, now])
     if rows:
         cursor = Transaction().connection.cursor()
         cursor.execute(*table.insert([
