@@ -8,6 +8,7 @@ from decimal import Decimal
 from sql import Literal, Null
 from sql.aggregate import Sum
 from sql.conditionals import Case, Coalesce
+from sql.functions import Round
 
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
@@ -370,3 +371,68 @@ class LedgerPosting(ModelSQL, ModelView):
                     Decimal(0)),
                 where=where))
         return _money(cursor.fetchone()[0])
+
+
+class Reconciliation(ModelSQL, ModelView):
+    """Subledger against the general ledger, per centre: the invariant that
+    the summarized subledger equals the settlements control account."""
+    __name__ = 'rkc.ledger.reconciliation'
+
+    centre = fields.Many2One('rkc.centre', "Centre", readonly=True)
+    subledger = fields.Numeric(
+        "Subledger", digits=(16, 2), readonly=True,
+        help="Lines summarized into the general ledger.")
+    pending = fields.Numeric(
+        "Not Yet Summarized", digits=(16, 2), readonly=True,
+        help="Lines of batches whose summary move is still to post.")
+    general_ledger = fields.Numeric(
+        "General Ledger", digits=(16, 2), readonly=True,
+        help="Balance of the settlements account carried by the centre's "
+        "summary moves.")
+    difference = fields.Numeric(
+        "Difference", digits=(16, 2), readonly=True,
+        help="Must be zero.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls._order = [('centre', 'ASC'), ('id', 'ASC')]
+
+    @classmethod
+    def table_query(cls):
+        pool = Pool()
+        Line = pool.get('rkc.ledger.line')
+        Posting = pool.get('rkc.ledger.posting')
+        MoveLine = pool.get('account.move.line')
+        Configuration = pool.get('rkc.configuration')
+        Centre = pool.get('rkc.centre')
+        settlement = Configuration(1).settlement_account
+        line = Line.__table__()
+        posting = Posting.__table__()
+        move_line = MoveLine.__table__()
+        centre = Centre.__table__()
+        zero = Decimal(0)
+        lines = line.select(
+            line.centre,
+            Sum(Case((line.move != Null, line.amount), else_=zero)).as_(
+                'summarized'),
+            Sum(Case((line.move == Null, line.amount), else_=zero)).as_(
+                'pending'),
+            group_by=[line.centre])
+        ledger = posting.join(
+            move_line, condition=move_line.move == posting.move).select(
+            posting.centre,
+            Sum(move_line.debit - move_line.credit).as_('balance'),
+            where=move_line.account == (settlement.id if settlement else -1),
+            group_by=[posting.centre])
+        # Round: SQLite sums money as floats.
+        summarized = Round(Coalesce(lines.summarized, zero), 2)
+        balance = Round(Coalesce(ledger.balance, zero), 2)
+        return centre.join(lines, 'LEFT',
+            condition=lines.centre == centre.id).join(ledger, 'LEFT',
+            condition=ledger.centre == centre.id).select(
+            centre.id.as_('id'), centre.id.as_('centre'),
+            summarized.as_('subledger'),
+            Round(Coalesce(lines.pending, zero), 2).as_('pending'),
+            balance.as_('general_ledger'),
+            Round(summarized - balance, 2).as_('difference'))

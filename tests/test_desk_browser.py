@@ -2,7 +2,7 @@
 personal account and see its premise and meters."""
 import pytest
 
-from tests.desk import chromium, demo_desk, login
+from desk import chromium, demo_desk, login
 
 pytestmark = pytest.mark.browser
 
