@@ -329,9 +329,9 @@ class BillingChunk(ModelSQL, ModelView):
             Run.finish(run, phase)
 
 
-class BillingTotal(ModelSQL, ModelView):
-    __name__ = 'rkc.billing.run.total'
-
+class ChunkResultMixin:
+    "A result a chunk writes in one phase and replaces when it reruns."
+    __slots__ = ()
     run = fields.Many2One(
         'rkc.billing.run', "Run", required=True, ondelete='CASCADE')
     chunk = fields.Many2One(
@@ -340,6 +340,11 @@ class BillingTotal(ModelSQL, ModelView):
             ('preview', "Preview"),
             ('post', "Posted"),
             ], "Phase", readonly=True)
+
+
+class BillingTotal(ChunkResultMixin, ModelSQL, ModelView):
+    __name__ = 'rkc.billing.run.total'
+
     centre = fields.Many2One('rkc.centre', "Centre", readonly=True)
     service = fields.Many2One('rkc.service', "Service", readonly=True)
     amount = fields.Numeric("Amount", digits=(16, 2), readonly=True)
@@ -347,33 +352,17 @@ class BillingTotal(ModelSQL, ModelView):
     lines = fields.Integer("Lines", readonly=True)
 
 
-class BillingErrorLine(ModelSQL, ModelView):
+class BillingErrorLine(ChunkResultMixin, ModelSQL, ModelView):
     __name__ = 'rkc.billing.run.error'
 
-    run = fields.Many2One(
-        'rkc.billing.run', "Run", required=True, ondelete='CASCADE')
-    chunk = fields.Many2One(
-        'rkc.billing.run.chunk', "Chunk", ondelete='CASCADE')
-    phase = fields.Selection([
-            ('preview', "Preview"),
-            ('post', "Posted"),
-            ], "Phase", readonly=True)
     account = fields.Many2One('rkc.account', "Account", readonly=True)
     service = fields.Many2One('rkc.service', "Service", readonly=True)
     message = fields.Text("Message", readonly=True)
 
 
-class BillingOutlier(ModelSQL, ModelView):
+class BillingOutlier(ChunkResultMixin, ModelSQL, ModelView):
     __name__ = 'rkc.billing.run.outlier'
 
-    run = fields.Many2One(
-        'rkc.billing.run', "Run", required=True, ondelete='CASCADE')
-    chunk = fields.Many2One(
-        'rkc.billing.run.chunk', "Chunk", ondelete='CASCADE')
-    phase = fields.Selection([
-            ('preview', "Preview"),
-            ('post', "Posted"),
-            ], "Phase", readonly=True)
     account = fields.Many2One('rkc.account', "Account", readonly=True)
     service = fields.Many2One('rkc.service', "Service", readonly=True)
     reason = fields.Selection([
