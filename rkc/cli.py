@@ -17,17 +17,17 @@ def _meters_simulate(args):
     return simulator.main(args)
 
 
-def _read_meters(args):
-    from rkc.metering import jobs
-    return jobs.main(args)
-
-
 def _tryton(name):
     "A subcommand implemented in rkc.tryton_commands (needs Tryton)."
     def run(args):
         from rkc import tryton_commands
         return getattr(tryton_commands, name)(args)
     return run
+
+
+def _print_receipts(args):
+    from rkc import receipt_command
+    return receipt_command.command(args)
 
 
 def _period(text):
@@ -87,6 +87,18 @@ def build_parser():
     p.add_argument('--period', required=True, type=_period)
     p.set_defaults(func=_tryton('close_period'))
 
+    p = sub.add_parser('print-receipts',
+        help="print a month's receipts into PDF files, by building")
+    p.add_argument('--period', required=True, type=_period,
+        help='the month of the receipts, YYYY-MM')
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument('--centre', type=int, help='only this centre (code)')
+    scope.add_argument('--building', type=int,
+        help='only this building (id)')
+    p.add_argument('--email', action='store_true',
+        help='then e-mail them to the accounts that agreed to it')
+    p.set_defaults(func=_print_receipts)
+
     p = sub.add_parser('worker',
         help='run an RQ worker for the jobs (needs RKC_REDIS_URL)')
     p.add_argument('--burst', action='store_true',
@@ -105,9 +117,11 @@ def build_parser():
     s.set_defaults(func=_meters_simulate)
 
     p = sub.add_parser('read-meters', help='poll the meters over Modbus TCP')
-    p.add_argument('--centre', help='only this centre (code)')
-    p.add_argument('--building', type=int, help='only this building (id)')
-    p.set_defaults(func=_read_meters)
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument('--centre', type=int, help='only this centre (code)')
+    scope.add_argument('--building', type=int,
+        help='only this building (id)')
+    p.set_defaults(func=_tryton('read_meters'))
     return parser
 
 

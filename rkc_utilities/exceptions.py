@@ -46,3 +46,7 @@ class PeriodError(UserError):
 
 class BillingError(UserError):
     "A billing run that may not run."
+
+
+class ReceiptError(UserError):
+    "A receipt that cannot be printed or sent as it is."
