@@ -17,6 +17,11 @@ def _meters_simulate(args):
     return simulator.main(args)
 
 
+def _read_meters(args):
+    from rkc.metering import jobs
+    return jobs.main(args)
+
+
 def _tryton(name):
     "A subcommand implemented in rkc.tryton_commands (needs Tryton)."
     def run(args):
@@ -117,11 +122,9 @@ def build_parser():
     s.set_defaults(func=_meters_simulate)
 
     p = sub.add_parser('read-meters', help='poll the meters over Modbus TCP')
-    scope = p.add_mutually_exclusive_group()
-    scope.add_argument('--centre', type=int, help='only this centre (code)')
-    scope.add_argument('--building', type=int,
-        help='only this building (id)')
-    p.set_defaults(func=_tryton('read_meters'))
+    p.add_argument('--centre', help='only this centre (code)')
+    p.add_argument('--building', type=int, help='only this building (id)')
+    p.set_defaults(func=_read_meters)
     return parser
 
 
