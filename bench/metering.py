@@ -55,10 +55,9 @@ def run(meters_count, gateways, seed):
             store.create_meters(connection, fleet, SERVICES, load_models())
         server.stdout.readline()
         addresses = sorted({(m['host'], m['port']) for m in fleet})
-        codes = {v: k for k, v in SERVICES.items()}
         for slot in (datetime(2025, 3, 1, 10), datetime(2025, 3, 1, 11)):
             started, cpu = time.perf_counter(), cpu_seconds()
-            summary = jobs.poll_chunk(conninfo, addresses, slot, codes)
+            summary = jobs.poll_chunk(conninfo, addresses, slot)
             elapsed = time.perf_counter() - started
             cpu = cpu_seconds() - cpu
             print(f'meters={len(fleet):7d} gateways={gateways:4d} '

@@ -13,13 +13,10 @@ def _calc(args):
 
 
 def _meters_simulate(args):
+    if args.from_db:
+        return _tryton('simulate_meters')(args)
     from rkc.metering import simulator
     return simulator.main(args)
-
-
-def _read_meters(args):
-    from rkc.metering import jobs
-    return jobs.main(args)
 
 
 def _tryton(name):
@@ -119,12 +116,17 @@ def build_parser():
     s.add_argument('--host', default='127.0.0.1')
     s.add_argument('--base-port', type=int, default=15020)
     s.add_argument('--seed', type=int, default=1)
+    s.add_argument('--from-db', action='store_true',
+        help='serve the active remote meters of the database instead, '
+        'counting on from their last readings')
     s.set_defaults(func=_meters_simulate)
 
     p = sub.add_parser('read-meters', help='poll the meters over Modbus TCP')
-    p.add_argument('--centre', help='only this centre (code)')
-    p.add_argument('--building', type=int, help='only this building (id)')
-    p.set_defaults(func=_read_meters)
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument('--centre', type=int, help='only this centre (code)')
+    scope.add_argument('--building', type=int,
+        help='only this building (id)')
+    p.set_defaults(func=_tryton('read_meters'))
     return parser
 
 

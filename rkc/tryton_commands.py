@@ -99,6 +99,39 @@ def close_period(args):
         name, _company_context(name), args.period)
 
 
+def read_meters(args):
+    "Poll the meters of the scope now (rkc.metering.jobs)."
+    from rkc.metering import jobs
+    _, name = _prepare(args)
+    return jobs.main(name, args.centre, args.building)
+
+
+def simulate_meters(args):
+    "Serve the database's remote meters as a simulated fleet."
+    from rkc.metering import simulator
+    _, name = _prepare(args)
+    fleet, models = tryton_job.transaction(
+        _stored_fleet, database=name, readonly=True)
+    return simulator.run_forever(fleet, models)
+
+
+def _stored_fleet():
+    from trytond.transaction import Transaction
+
+    from rkc.metering import stored_fleet
+    return stored_fleet.load(Transaction().connection)
+
+
+def _start_fleet(name):
+    """The demo's meters served by a simulator process (left running for
+    the desk), once it is listening."""
+    fleet = subprocess.Popen(
+        [sys.executable, '-m', 'rkc.cli', '-d', name, 'meters', 'simulate',
+            '--from-db'], stdout=subprocess.PIPE, text=True)
+    fleet.stdout.readline()
+    return fleet
+
+
 def worker(args):
     """A long-lived RQ worker: one process, Tryton's pool initialised once,
     jobs run without forking (DESIGN.md: ≈3 ms a job instead of ≈0.65 s)."""
@@ -165,4 +198,9 @@ def demo(args):
     print(f'Log in at http://localhost:{args.port}/ as admin, '
         f'password "{DEMO_PASSWORD}", database "{name}".', flush=True)
     if not args.no_serve:
+        from rkc.metering import jobs
+        _start_fleet(name)
+        print('The simulated meter fleet is running; first poll:',
+            flush=True)
+        jobs.main(name)
         serve(args, conf, name)

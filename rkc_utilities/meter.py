@@ -1,11 +1,19 @@
 # This file is part of rkc_utilities.  The COPYRIGHT file at the top level of
 # this repository contains the full copyright notices and license terms.
 "Meters, their models (Modbus register maps) and their readings."
+import datetime as dt
+from functools import cache
+
 from dateutil.relativedelta import relativedelta
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, ModelSQL, ModelView, Unique, fields)
+from trytond.pool import PoolMeta
 from trytond.pyson import Bool, Eval
+from trytond.transaction import Transaction
+
+from rkc import queue
+from rkc.metering import jobs, validation
 
 from .common import today
 from .exceptions import MeterError, ReadingError
@@ -38,6 +46,14 @@ REASONS = [
     ('rollover', "Counter rolled over"),
     ('manual', "Rejected by an operator"),
     ]
+# Readings people enter or send, judged as remote ones are; estimates are
+# the billing's own and remote readings are judged by the poll.
+JUDGED_SOURCES = {'portal', 'desk', 'bank', 'inspector'}
+
+
+@cache
+def _rules():
+    return validation.load_rules()
 
 
 class MeterModel(DeactivableMixin, ModelSQL, ModelView):
@@ -171,6 +187,19 @@ class Meter(ModelSQL, ModelView):
         return bool(expires and expires < (date or today()))
 
     @classmethod
+    def fail_expired(cls, date=None):
+        """Mark active meters past their verification date as failed, so
+        that billing falls back to the average and the norm (rules §1)."""
+        meters = cls.search([
+                ('state', '=', 'active'),
+                ('verification_interval', '!=', None),
+                ])
+        expired = [m for m in meters if m.verification_expired(date)]
+        if expired:
+            cls.write(expired, {'state': 'failed'})
+        return expired
+
+    @classmethod
     def validate_fields(cls, meters, field_names):
         super().validate_fields(meters, field_names)
         if field_names is None or field_names & {
@@ -250,6 +279,58 @@ class Reading(ModelSQL, ModelView):
         return f'{self.meter.rec_name}: {self.value} ({self.read_at:%d.%m.%Y})'
 
     @classmethod
+    def create(cls, vlist):
+        readings = super().create(vlist)
+        cls.judge([r for r in readings
+                if r.source in JUDGED_SOURCES and r.state == 'valid'
+                and not r.reason])
+        return readings
+
+    @property
+    def values(self):
+        "The values of the meter's zones."
+        return (self.value, self.value_t2, self.value_t3)[:self.meter.zones]
+
+    @classmethod
+    def judge(cls, readings):
+        """Hold for review the readings that the remote poll's validation
+        would: against the meter's last valid reading before each."""
+        for reading in readings:
+            values = reading.values
+            if None in values:
+                continue
+            meter = reading.meter
+            judged = jobs.verdict(
+                validation.Meter(meter.serial, meter.service.code,
+                    meter.digits),
+                values, 0, meter.serial, reading.read_at,
+                reading.previous(), _rules())
+            if judged.state != 'valid' or judged.reason:
+                cls.write([reading], {
+                        'state': judged.state, 'reason': judged.reason})
+
+    def previous(self):
+        """validation.Previous of the meter's last valid reading before
+        this one, or None."""
+        earlier = self.search([
+                ('meter', '=', self.meter.id),
+                ('state', '=', 'valid'),
+                ('read_at', '<', self.read_at),
+                ('id', '!=', self.id),
+                ], order=[('read_at', 'DESC'), ('id', 'DESC')])
+        if not earlier:
+            return None
+        last = earlier[0]
+        if None in last.values:
+            return None
+        since = last.read_at
+        for reading in earlier[1:]:
+            if reading.values != last.values:
+                break
+            since = reading.read_at
+        return validation.Previous(last.values, last.read_at, since)
+
+    @classmethod
     def validate_fields(cls, readings, field_names):
         super().validate_fields(readings, field_names)
         if field_names is None or field_names & {'read_at', 'meter'}:
@@ -297,3 +378,28 @@ class Poll(ModelSQL, ModelView):
     def __setup__(cls):
         super().__setup__()
         cls._order = [('started_at', 'DESC'), ('id', 'DESC')]
+
+    @classmethod
+    def poll_meters(cls, centre=None, building=None, now=None):
+        """Queue the chunks of a poll of the current slot (the monthly cron
+        before billing); they start once this transaction is committed."""
+        transaction = Transaction()
+        slot = jobs.poll_slot(now or dt.datetime.now(dt.UTC))
+        calls = jobs.chunk_calls(transaction.connection,
+            transaction.database.name, slot, centre, building)
+        transaction.atexit(queue.enqueue_all,
+            'rkc.metering.jobs.poll_tryton_chunk', calls)
+        return calls
+
+
+class Cron(metaclass=PoolMeta):
+    __name__ = 'ir.cron'
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        cls.method.selection.extend([
+                ('rkc.meter.poll|poll_meters', "Poll Remote Meters"),
+                ('rkc.meter|fail_expired',
+                    "Fail Meters Past Their Verification"),
+                ])

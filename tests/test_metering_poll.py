@@ -17,7 +17,6 @@ from rkc.metering.registers import load_models
 pytestmark = pytest.mark.postgresql
 
 SERVICES = {'cold_water': 1, 'hot_water': 2, 'electricity': 3, 'heat': 4}
-SERVICE_CODES = {v: k for k, v in SERVICES.items()}
 SETTINGS = poller.Settings(timeout=0.2, retries=1, backoff=0.01)
 BEHAVIOURS = ['normal', 'offline', 'near_rollover', 'wrong_serial',
     'exception', 'slow', 'meter_error', 'backwards', 'spike', 'stuck']
@@ -81,7 +80,7 @@ def test_poll_validates_and_stores_every_reason(database):
     def run(seconds):
         clock.now = seconds
         return jobs.poll_chunk(database, gateways, slot_of(seconds),
-            SERVICE_CODES, settings=SETTINGS)
+            settings=SETTINGS)
 
     with simulator.Simulation(meters, clock):
         first = run(t0)
@@ -120,7 +119,7 @@ def test_poll_validates_and_stores_every_reason(database):
     # Two meters of each kind: meter_error, backwards, spike (+ stuck).
     assert (second['review'], third['review']) == (6, 8)
 
-    polls = stored(database, 'SELECT read, failed, state, summary '
+    polls = stored(database, 'SELECT read_count, failed_count, state, summary '
         'FROM rkc_meter_poll ORDER BY id')
     assert len(polls) == 3
     assert polls[0][:3] == (16, 9, 'done')
@@ -136,7 +135,7 @@ def test_values_decoded_in_both_word_orders(database):
     now = simulator.EPOCH + 1000 * 3600
     with simulator.Simulation(meters, Clock(now)):
         jobs.poll_chunk(database, gateways_of(meters), slot_of(now),
-            SERVICE_CODES, settings=SETTINGS)
+            settings=SETTINGS)
     rows = stored(database, 'SELECT meter, value, value_t2, value_t3 '
         'FROM rkc_meter_reading ORDER BY meter')
     assert [row[0] for row in rows] == ids
@@ -163,8 +162,7 @@ def test_killed_poll_rerun_stores_no_duplicates(database):
     code = (
         'import sys; from rkc.metering import jobs, poller; '
         'jobs.poll_chunk(sys.argv[1], [tuple(g) for g in eval(sys.argv[2])],'
-        ' sys.argv[3], {1: "cold_water", 2: "hot_water", 3: "electricity",'
-        ' 4: "heat"}, settings=poller.Settings(concurrency=1))')
+        ' sys.argv[3], settings=poller.Settings(concurrency=1))')
     with simulator.Simulation(meters):
         child = subprocess.Popen([sys.executable, '-c', code, database,
             repr(gateways), slot.isoformat()])
@@ -179,7 +177,7 @@ def test_killed_poll_rerun_stores_no_duplicates(database):
         partial = stored(database,
             'SELECT count(*) FROM rkc_meter_reading')[0][0]
         assert 0 < partial < len(meters), 'kill the poll half way'
-        summary = jobs.poll_chunk(database, gateways, slot, SERVICE_CODES)
+        summary = jobs.poll_chunk(database, gateways, slot)
     assert summary['read'] == len(meters)
     assert summary['stored'] == len(meters) - partial
     rows = stored(database, 'SELECT meter, count(*), min(read_at) '

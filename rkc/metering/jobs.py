@@ -10,12 +10,10 @@ meters missing from the first run are added.
 """
 import asyncio
 import json
-import os
-import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from rkc import queue
+from rkc import queue, tryton_job
 
 from . import poller, store, validation
 from .registers import MeterModel
@@ -44,6 +42,28 @@ def _connect(database):
     return psycopg.connect(database)
 
 
+# Active remote meters and where they stand: an individual meter through
+# its premise's building, a common meter through its own building.
+_METERS = ('FROM rkc_meter m JOIN rkc_meter_model o ON o.id = m.model '
+    'JOIN rkc_service s ON s.id = m.service '
+    'LEFT JOIN rkc_premise p ON p.id = m.premise '
+    'LEFT JOIN rkc_building b ON b.id = COALESCE(p.building, m.building) '
+    'LEFT JOIN rkc_centre c ON c.id = b.centre '
+    "WHERE m.state = 'active' AND m.modbus_host IS NOT NULL")
+
+
+def _scope_filter(centre=None, building=None):
+    "SQL condition (to AND) and parameters of a centre or building scope."
+    condition, params = '', []
+    if centre is not None:
+        condition += ' AND c.code = %s'
+        params.append(centre)
+    if building is not None:
+        condition += ' AND b.id = %s'
+        params.append(building)
+    return condition, params
+
+
 def _gateway_filter(connection, gateways):
     condition = ' OR '.join(
         '(m.modbus_host = %s AND m.modbus_port = %s)' for _ in gateways)
@@ -51,36 +71,30 @@ def _gateway_filter(connection, gateways):
     return store.sql(connection, f'({condition})'), params
 
 
-def list_gateways(connection, building=None):
-    "(host, port) of the gateways of active meters, optionally a building."
-    query = ("SELECT DISTINCT modbus_host, modbus_port FROM rkc_meter "
-        "WHERE state = 'active' AND modbus_host IS NOT NULL")
-    params = []
-    if building is not None:
-        query += ' AND building = %s'
-        params.append(building)
+def list_gateways(connection, centre=None, building=None):
+    "(host, port) of the gateways of active meters in a scope."
+    scope, params = _scope_filter(centre, building)
     cursor = connection.cursor()
-    cursor.execute(store.sql(connection, query + ' ORDER BY 1, 2'), params)
+    cursor.execute(store.sql(connection,
+        f'SELECT DISTINCT m.modbus_host, m.modbus_port {_METERS}{scope} '
+        'ORDER BY 1, 2'), params)
     return [(host, port) for host, port in cursor.fetchall()]
 
 
-def load_meters(connection, gateways, services, building=None):
+def load_meters(connection, gateways, centre=None, building=None):
     """The poller's gateways and, by meter id, the validation.Meter of each
-    active meter behind ``gateways``; ``services`` maps service ids to the
-    codes of the validation rules."""
+    active meter of the scope behind ``gateways``."""
     condition, params = _gateway_filter(connection, gateways)
-    query = ('SELECT m.id, m.serial, m.service, m.digits, m.modbus_host, '
+    scope, scope_params = _scope_filter(centre, building)
+    query = ('SELECT m.id, m.serial, s.code, m.digits, m.modbus_host, '
         'm.modbus_port, m.modbus_unit, o.name, o.register_kind, '
         'o.value_address, o.zones, o.word_order, o.scale, '
         'o.status_address, o.serial_address '
-        'FROM rkc_meter m JOIN rkc_meter_model o ON o.id = m.model '
-        f"WHERE m.state = 'active' AND {condition}")
-    if building is not None:
-        query += store.sql(connection, ' AND m.building = %s')
-        params.append(building)
+        f'{_METERS} AND {condition}'
+        + store.sql(connection, scope))
     cursor = connection.cursor()
     cursor.execute(query + ' ORDER BY m.modbus_host, m.modbus_port, '
-        'm.modbus_unit', params)
+        'm.modbus_unit', params + scope_params)
     models = {}
     targets = {}
     meters = {}
@@ -95,10 +109,17 @@ def load_meters(connection, gateways, services, building=None):
                 serial_address)
         targets.setdefault((host, port), []).append(
             poller.Target(meter, unit, models[name]))
-        meters[meter] = validation.Meter(serial, services[service], digits)
+        meters[meter] = validation.Meter(
+            register_serial(serial), service, digits)
     return [
         poller.Gateway(host, port, tuple(units))
         for (host, port), units in targets.items()], meters
+
+
+def register_serial(serial):
+    """The serial as a meter reports it: its 32-bit register has no
+    leading zeros."""
+    return str(int(serial)) if serial.isdigit() else serial
 
 
 def load_previous(connection, gateways):
@@ -179,100 +200,151 @@ def percentile(ordered, rank):
     return ordered[max(0, -(-len(ordered) * rank // 100) - 1)]
 
 
-def judge(result, meters, previous, slot, rules, poll):
+def verdict(meter, values, status, serial, read_at, previous, rules):
+    """validation.validate, except for a service without a plausibility
+    limit (a building's common meter, whose use depends on the building):
+    then only a counter that went down is held for review."""
+    if meter.service in rules.spike_per_day:
+        return validation.validate(
+            meter, values, status, serial, read_at, previous, rules)
+    judged = validation.validate(
+        meter, values, status, serial, read_at, None, rules)
+    if judged.state == validation.VALID and previous and any(
+            value < before for value, before in zip(
+                values, previous.values, strict=True)):
+        return validation.Verdict(validation.REVIEW, validation.NEGATIVE)
+    return judged
+
+
+def judge(result, meters, previous, slot, rules, poll, user=None):
     "The (meter, verdict) pairs and reading rows of a gateway's result."
     verdicts = []
     rows = []
     now = _utcnow()
     for read in result.reads:
-        verdict = validation.validate(
+        judged = verdict(
             meters[read.meter], read.values, read.status, read.serial, slot,
             previous.get(read.meter), rules)
-        verdicts.append((read.meter, verdict))
+        verdicts.append((read.meter, judged))
         zones = read.values + (None,) * (3 - len(read.values))
-        rows.append((read.meter, slot, *zones, SOURCE, verdict.state,
-            verdict.reason, poll, None, now))
+        rows.append((read.meter, slot, *zones, SOURCE, judged.state,
+            judged.reason, poll, user, now))
     return verdicts, rows
 
 
-def poll_chunk(database, gateways, slot, services, building=None,
-        settings=None, rules=None):
-    """Poll, validate and store the meters behind ``gateways`` ([(host,
-    port)]) for the poll slot ``slot`` (ISO text or datetime); return the
-    summary. Each gateway's readings are committed as soon as it is done,
-    so a killed chunk keeps what it had read."""
+def poll_gateways(connection, gateways, slot, centre=None, building=None,
+        settings=None, rules=None, user=None, commit=None):
+    """Poll, validate and store the meters of the scope behind
+    ``gateways`` ([(host, port)]) for the poll slot ``slot`` (ISO text or
+    datetime) on ``connection``; return the summary. ``commit`` is called
+    after each gateway's readings, if the caller wants them kept before
+    the end."""
     if isinstance(slot, str):
         slot = datetime.fromisoformat(slot)
     settings = settings or poller.Settings()
     rules = rules or validation.load_rules()
+    commit = commit or (lambda: None)
     gateways = [tuple(gateway) for gateway in gateways]
+    targets, meters = load_meters(connection, gateways, centre, building)
+    previous = load_previous(connection, gateways)
+    scope = json.dumps({
+        'slot': slot.isoformat(), 'centre': centre, 'building': building,
+        'gateways': [f'{host}:{port}' for host, port in gateways]})
+    poll = store.open_poll(connection, scope, _utcnow(), user)
+    commit()
+    tally = Tally()
+
+    async def run():
+        async for result in poller.poll(targets, settings):
+            verdicts, rows = judge(
+                result, meters, previous, slot, rules, poll, user)
+            tally.add(result, verdicts,
+                store.store_readings(connection, rows))
+            commit()
+
+    asyncio.run(run())
+    summary = tally.summary()
+    store.close_poll(
+        connection, poll, _utcnow(), tally.counts, json.dumps(summary))
+    commit()
+    return summary
+
+
+def poll_chunk(database, gateways, slot, centre=None, building=None,
+        settings=None, rules=None):
+    """:func:`poll_gateways` on its own connection (a psycopg conninfo or a
+    connection factory), each gateway's readings committed as soon as it
+    is done, so a killed chunk keeps what it had read."""
     connection = _connect(database)
     try:
-        targets, meters = load_meters(
-            connection, gateways, services, building)
-        previous = load_previous(connection, gateways)
-        scope = json.dumps({
-            'slot': slot.isoformat(), 'building': building,
-            'gateways': [f'{host}:{port}' for host, port in gateways]})
-        poll = store.open_poll(connection, scope, _utcnow())
-        connection.commit()
-        tally = Tally()
-
-        async def run():
-            async for result in poller.poll(targets, settings):
-                verdicts, rows = judge(
-                    result, meters, previous, slot, rules, poll)
-                tally.add(result, verdicts,
-                    store.store_readings(connection, rows))
-                connection.commit()
-
-        asyncio.run(run())
-        summary = tally.summary()
-        store.close_poll(
-            connection, poll, _utcnow(), tally.counts, json.dumps(summary))
-        connection.commit()
-        return summary
+        return poll_gateways(connection, gateways, slot, centre, building,
+            settings, rules, commit=connection.commit)
     finally:
         connection.close()
 
 
-def enqueue_poll(database, services, slot, building=None,
+def poll_tryton_chunk(database, gateways, slot, centre=None,
+        building=None):
+    """The queued job: a chunk of gateways polled and stored in one Tryton
+    transaction of ``database``, on its connection."""
+    from trytond.transaction import Transaction
+
+    def run():
+        transaction = Transaction()
+        return poll_gateways(transaction.connection, gateways, slot,
+            centre, building, user=transaction.user)
+    return tryton_job.transaction(run, database=database)
+
+
+def chunk_calls(connection, database, slot, centre=None, building=None,
         chunk_gateways=CHUNK_GATEWAYS):
-    "Queue one poll_chunk job per group of gateways; return the jobs."
-    connection = _connect(database)
-    try:
-        gateways = list_gateways(connection, building)
-    finally:
-        connection.close()
-    jobs = []
-    for index in range(0, len(gateways), chunk_gateways):
-        jobs.append(queue.enqueue(
-            'rkc.metering.jobs.poll_chunk', database,
-            gateways[index:index + chunk_gateways], slot.isoformat(),
-            services, building,
-            job_id=f'read-meters-{slot:%Y%m%dT%H%M%S}-{building}-{index}'))
-    return jobs
+    "The arguments of one poll_tryton_chunk job per group of gateways."
+    gateways = list_gateways(connection, centre, building)
+    return [
+        (database, gateways[index:index + chunk_gateways],
+            slot.isoformat(), centre, building)
+        for index in range(0, len(gateways), chunk_gateways)]
 
 
-def main(args):
-    """``rkc read-meters``: poll the current slot. Until the command is
-    wired to Tryton it reads the database from ``RKC_METERING_DB`` (a
-    psycopg conninfo) and the service codes from ``RKC_METER_SERVICES``
-    (JSON {service id: code})."""
-    if args.centre:
-        print('rkc read-meters: --centre needs the Tryton wiring; '
-            'use --building', file=sys.stderr)
-        return 2
-    database = os.environ.get('RKC_METERING_DB')
-    services = os.environ.get('RKC_METER_SERVICES')
-    if not database or not services:
-        print('rkc read-meters: set RKC_METERING_DB and '
-            'RKC_METER_SERVICES', file=sys.stderr)
-        return 2
-    services = {int(k): v for k, v in json.loads(services).items()}
-    jobs = enqueue_poll(
-        database, services, poll_slot(_utcnow()), args.building)
-    for job in jobs:
-        print(json.dumps(job, default=str) if isinstance(job, dict)
-            else job.id)
-    return 0
+def enqueue_poll(calls):
+    """Queue the chunk jobs (RQ, or inline in a thread that is returned)."""
+    return queue.enqueue_all('rkc.metering.jobs.poll_tryton_chunk', calls)
+
+
+def read_meters(database, centre=None, building=None, now=None):
+    """Poll the current slot of a scope of ``database`` (Tryton configured);
+    return the chunk count and, when the jobs ran inline, their polls."""
+    from trytond.transaction import Transaction
+    slot = poll_slot(now or _utcnow())
+
+    def calls():
+        return chunk_calls(Transaction().connection, database, slot,
+            centre, building)
+    calls = tryton_job.transaction(calls, database=database, readonly=True)
+    inline = enqueue_poll(calls)
+    if inline is None:
+        return len(calls), None
+    inline.join()
+    return len(calls), tryton_job.transaction(
+        _polls_of, slot, database=database, readonly=True)
+
+
+def _polls_of(slot):
+    from trytond.pool import Pool
+    Poll = Pool().get('rkc.meter.poll')
+    polls = Poll.search([
+            ('scope', 'like', f'{{"slot": "{slot.isoformat()}"%')],
+        order=[('id', 'ASC')])
+    return [{
+            'poll': p.id, 'state': p.state, 'read': p.read_count,
+            'failed': p.failed_count, 'rejected': p.rejected_count,
+            'review': p.review_count} for p in polls]
+
+
+def main(database, centre=None, building=None):
+    "``rkc read-meters``: poll the current slot; print the polls as JSON."
+    chunks, polls = read_meters(database, centre, building)
+    print(json.dumps({'chunks': chunks, 'polls': polls}))
+    done = polls is None or (len(polls) == chunks
+        and all(p['state'] == 'done' for p in polls))
+    return 0 if done else 1

@@ -136,6 +136,9 @@ class SimulatedMeter:
         self.spec = spec
         self.model = model
         self.behaviour = spec['behaviour']
+        # When the start values were read: a fleet built from stored
+        # readings continues from the last one.
+        self.epoch = spec.get('epoch', EPOCH)
         self.modulus = model.counts(Decimal(10) ** spec['digits'])
         self.start = [model.counts(s) for s in spec['start']]
         self.use_per_second = [
@@ -150,7 +153,7 @@ class SimulatedMeter:
     def registers(self, now):
         "{address: register} of the whole map at ``now`` (Unix seconds)."
         model = self.model
-        elapsed = Decimal(now - EPOCH)
+        elapsed = Decimal(now - self.epoch)
         words = []
         for start, use in zip(self.start, self.use_per_second, strict=True):
             words += split_u32(
@@ -202,9 +205,10 @@ class GatewayContext(ModbusServerContext):
         return list(self.meters)
 
 
-def gateway_contexts(meters, clock):
-    "{(host, port): GatewayContext} for a fleet description."
-    models = load_models()
+def gateway_contexts(meters, clock, models=None):
+    """{(host, port): GatewayContext} for a fleet description whose meters
+    name ``models`` (default: the bundled makes)."""
+    models = models or load_models()
     gateways = {}
     for spec in meters:
         units = gateways.setdefault((spec['host'], spec['port']), {})
@@ -214,10 +218,11 @@ def gateway_contexts(meters, clock):
         for address, units in gateways.items()}
 
 
-async def serve(meters, clock=time.time):
+async def serve(meters, clock=time.time, models=None):
     "Start one listening server per gateway; return the servers."
     servers = []
-    for address, context in gateway_contexts(meters, clock).items():
+    for address, context in gateway_contexts(
+            meters, clock, models).items():
         server = ModbusTcpServer(
             context, address=address, ignore_missing_devices=True)
         await server.serve_forever(background=True)
@@ -232,9 +237,10 @@ class Simulation:
         with Simulation(meters, clock) as simulation: ...
     """
 
-    def __init__(self, meters, clock=time.time):
+    def __init__(self, meters, clock=time.time, models=None):
         self.meters = meters
         self.clock = clock
+        self.models = models
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(
             target=self.loop.run_forever, daemon=True)
@@ -243,7 +249,7 @@ class Simulation:
     def __enter__(self):
         self.thread.start()
         self.servers = asyncio.run_coroutine_threadsafe(
-            serve(self.meters, self.clock), self.loop).result()
+            serve(self.meters, self.clock, self.models), self.loop).result()
         return self
 
     def __exit__(self, *exc):
@@ -277,12 +283,17 @@ def main(args):
     meters = fleet(
         args.gateways, args.meters_per_gateway, seed=args.seed,
         host=args.host, base_port=args.base_port)
+    return run_forever(meters)
 
+
+def run_forever(meters, models=None):
+    "Serve a fleet until interrupted, announcing it on stdout when ready."
     async def run():
-        await serve(meters)
+        await serve(meters, models=models)
+        ports = sorted({meter['port'] for meter in meters})
         print(json.dumps({
-            'ready': True, 'host': args.host, 'ports': [
-                args.base_port, args.base_port + args.gateways - 1],
+            'ready': True, 'hosts': sorted({m['host'] for m in meters}),
+            'ports': [ports[0], ports[-1]] if ports else [],
             'meters': len(meters)}), flush=True)
         await asyncio.Event().wait()
 

@@ -16,6 +16,10 @@ _COLUMN_LIST = ', '.join(READING_COLUMNS)
 # The module's tables as far as metering uses them, for benchmarks and
 # tests that run without Tryton.
 SCHEMA = '''
+CREATE TABLE rkc_centre (id {id}, code INTEGER);
+CREATE TABLE rkc_building (id {id}, centre INTEGER);
+CREATE TABLE rkc_premise (id {id}, building INTEGER);
+CREATE TABLE rkc_service (id {id}, code VARCHAR);
 CREATE TABLE rkc_meter_model (
     id {id}, name VARCHAR, register_kind VARCHAR, value_address INTEGER,
     zones INTEGER, word_order VARCHAR, scale NUMERIC,
@@ -27,8 +31,9 @@ CREATE TABLE rkc_meter (
     modbus_unit INTEGER, state VARCHAR);
 CREATE TABLE rkc_meter_poll (
     id {id}, started_at TIMESTAMP, finished_at TIMESTAMP, scope VARCHAR,
-    read INTEGER, failed INTEGER, rejected INTEGER, review INTEGER,
-    state VARCHAR, summary TEXT);
+    read_count INTEGER, failed_count INTEGER, rejected_count INTEGER,
+    review_count INTEGER, state VARCHAR, summary TEXT, create_uid INTEGER,
+    create_date TIMESTAMP);
 CREATE TABLE rkc_meter_reading (
     id {id}, meter INTEGER, read_at TIMESTAMP, value NUMERIC,
     value_t2 NUMERIC, value_t3 NUMERIC, source VARCHAR, state VARCHAR,
@@ -71,8 +76,8 @@ def _store_postgresql(connection, rows):
     with connection.cursor() as cursor:
         cursor.execute(
             'CREATE TEMP TABLE IF NOT EXISTS rkc_meter_reading_in '
-            '(LIKE rkc_meter_reading INCLUDING DEFAULTS) '
-            'ON COMMIT DELETE ROWS')
+            'ON COMMIT DELETE ROWS AS '
+            f'SELECT {_COLUMN_LIST} FROM rkc_meter_reading WITH NO DATA')
         with cursor.copy(
                 f'COPY rkc_meter_reading_in ({_COLUMN_LIST}) '
                 'FROM STDIN') as copy:
@@ -107,7 +112,7 @@ def _sqlite_value(value):
     return value
 
 
-def open_poll(connection, scope, started_at):
+def open_poll(connection, scope, started_at, user=None):
     """The id of the poll summary row for ``scope``, created as 'running'
     unless a rerun of the same scope finds it."""
     cursor = connection.cursor()
@@ -116,10 +121,12 @@ def open_poll(connection, scope, started_at):
     row = cursor.fetchone()
     if row:
         return row[0]
+    started_at = _param(connection, started_at)
     cursor.execute(sql(connection,
-        'INSERT INTO rkc_meter_poll (started_at, scope, read, failed, '
-        'rejected, review, state) VALUES (%s, %s, 0, 0, 0, 0, %s) '
-        'RETURNING id'), (_param(connection, started_at), scope, 'running'))
+        'INSERT INTO rkc_meter_poll (started_at, scope, read_count, '
+        'failed_count, rejected_count, review_count, state, create_uid, '
+        'create_date) VALUES (%s, %s, 0, 0, 0, 0, %s, %s, %s) '
+        'RETURNING id'), (started_at, scope, 'running', user, started_at))
     return cursor.fetchone()[0]
 
 
@@ -127,9 +134,9 @@ def close_poll(connection, poll, finished_at, counts, summary):
     "Record the figures of a finished poll; ``summary`` is JSON text."
     cursor = connection.cursor()
     cursor.execute(sql(connection,
-        'UPDATE rkc_meter_poll SET finished_at = %s, read = %s, '
-        'failed = %s, rejected = %s, review = %s, state = %s, '
-        'summary = %s WHERE id = %s'), (
+        'UPDATE rkc_meter_poll SET finished_at = %s, read_count = %s, '
+        'failed_count = %s, rejected_count = %s, review_count = %s, '
+        'state = %s, summary = %s WHERE id = %s'), (
             _param(connection, finished_at), counts['read'],
             counts['failed'], counts['rejected'], counts['review'], 'done',
             summary, poll))
@@ -141,9 +148,13 @@ def _param(connection, value):
 
 def create_meters(connection, meters, services, models):
     """Insert a fleet description (simulator.fleet) into scratch tables:
-    its models and active meters; ``services`` maps service codes to ids.
-    Returns the meter ids in fleet order."""
+    its services, models and active meters; ``services`` maps service codes
+    to ids. Returns the meter ids in fleet order."""
     cursor = connection.cursor()
+    for code, service in services.items():
+        cursor.execute(sql(connection,
+            'INSERT INTO rkc_service (id, code) VALUES (%s, %s)'),
+            (service, code))
     model_ids = {}
     for name in sorted({meter['model'] for meter in meters}):
         model = models[name]
