@@ -15,6 +15,7 @@ from trytond.transaction import Transaction
 
 from rkc.engine import billing as engine
 from rkc.engine.dated import DatedTable, add_months
+from rkc.engine.errors import CalculationError
 from rkc.engine.missing_readings import (
     FAILED, VERIFICATION_EXPIRED, WORKING)
 
@@ -63,6 +64,20 @@ def _datetime(value):
 
 def _decimal(value):
     return None if value is None else Decimal(str(value))
+
+
+class MissingTable:
+    """Stands for a dated table without rows (rates deleted, migrated data):
+    the engine's first look at it stops the account, not the chunk."""
+
+    def __init__(self, what):
+        self.what = what
+
+    def changes(self):
+        return ()
+
+    def on(self, day):
+        raise CalculationError(f'no {self.what}')
 
 
 class ReferenceData:
@@ -129,7 +144,8 @@ class ReferenceData:
             rows = self._tariffs.get(key) or self._tariffs.get(
                 (service_id, zones, None))
             if rows is None:
-                self._tariff_tables[key] = None
+                self._tariff_tables[key] = MissingTable(
+                    f'tariff of {self.services[service_id][0]}')
             else:
                 self._tariff_tables[key] = DatedTable([
                         (day, engine.Tariff(rates, heat_norm, heat))

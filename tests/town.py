@@ -1,0 +1,111 @@
+"""A demo town in PostgreSQL for the billing tests and bench: built once by
+``rkc demo``, then copied (CREATE DATABASE … TEMPLATE) for each scenario,
+with ``rkc`` commands, RQ workers and direct SQL against it."""
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URI = 'postgresql://postgres@127.0.0.1:5432/'
+SERVER = 'host=127.0.0.1 user=postgres'
+
+
+def environment(var, redis_url=None):
+    "The environment of an ``rkc`` process on the PostgreSQL server."
+    env = dict(os.environ, RKC_VAR=str(var), TRYTOND_DATABASE__URI=PG_URI)
+    env.pop('TRYTOND_CONFIG', None)
+    env.pop('RKC_REDIS_URL', None)
+    if redis_url:
+        env['RKC_REDIS_URL'] = redis_url
+    return env
+
+
+def rkc(database, *args, env, check=True):
+    "Run ``rkc -d database args``; returns the completed process."
+    return subprocess.run(
+        [sys.executable, '-m', 'rkc.cli', '-d', database, *args], env=env,
+        cwd=ROOT, check=check, capture_output=True, text=True,
+        stdin=subprocess.DEVNULL)
+
+
+def build(database, accounts, env):
+    "A fresh demo town (the database is replaced)."
+    rkc(database, 'demo', '--accounts', str(accounts), '--no-serve',
+        env=env)
+
+
+def _admin(statement):
+    with psycopg.connect(SERVER + ' dbname=postgres',
+            autocommit=True) as connection:
+        connection.execute(statement)
+
+
+def copy(template, database):
+    "A copy of the template database (nobody may be connected to it)."
+    _admin(sql.SQL('CREATE DATABASE {} TEMPLATE {}').format(
+            sql.Identifier(database), sql.Identifier(template)))
+
+
+def drop(database):
+    _admin(sql.SQL('DROP DATABASE IF EXISTS {} WITH (FORCE)').format(
+            sql.Identifier(database)))
+
+
+def connect(database, **kwargs):
+    return psycopg.connect(f'{SERVER} dbname={database}', **kwargs)
+
+
+def rows(database, query, *params):
+    with connect(database) as connection:
+        return connection.execute(query, params).fetchall()
+
+
+def execute(database, *statements):
+    "Run ``(query, params)`` statements in one transaction."
+    with connect(database) as connection:
+        for query, params in statements:
+            connection.execute(query, params)
+
+
+def start_worker(database, env):
+    "A long-lived ``rkc worker`` process."
+    return subprocess.Popen(
+        [sys.executable, '-m', 'rkc.cli', '-d', database, 'worker'],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+
+
+@contextlib.contextmanager
+def workers(database, env, count=2):
+    "``count`` RQ workers, stopped (warm shutdown) on exit."
+    processes = [start_worker(database, env) for _ in range(count)]
+    try:
+        yield processes
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_for(condition, timeout=60, poll=0.1, what='the condition',
+        explain=lambda: ''):
+    "Poll until ``condition()`` is true; ``explain()`` tells why not."
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f'{what} did not happen in {timeout} s {explain()}')
+        time.sleep(poll)
