@@ -27,6 +27,7 @@ HEAT_SEASON = {1: '1.6', 2: '1.5', 3: '1.2', 4: '0.8', 10: '0.7', 11: '1.1',
     12: '1.5'}
 HEAT_NORM = Decimal('0.0187')
 HEAT_HISTORY_MONTHS = 26
+INSERT_ROWS = 5000
 
 
 def _batched(iterable, size):
@@ -76,7 +77,6 @@ def _load_centres(town, company):
         'organisations': {
             o.inn: party for o, party in zip(
                 town.organisations, organisations, strict=True)},
-        'models': {},
         }
 
 
@@ -94,19 +94,19 @@ def _create_parties(people):
     return [p.id for p in Party.create(values)]
 
 
-def _meter_model(state, meter):
+def _meter_model(models, meter):
     from trytond.pool import Pool
     MeterModel = Pool().get('rkc.meter.model')
     key = meter.model
-    if key not in state['models']:
+    if key not in models:
         found = MeterModel.search([('name', '=', meter.model)], limit=1)
         if not found:
             found = MeterModel.create([{
                         'name': meter.model,
                         'scale': SCALES.get(meter.decimals, '0.001'),
                         **REGISTER_MAPS[len(meter.zones)]}])
-        state['models'][key] = found[0].id
-    return state['models'][key]
+        models[key] = found[0].id
+    return models[key]
 
 
 def _load_buildings(buildings, state):
@@ -116,6 +116,9 @@ def _load_buildings(buildings, state):
     Premise = pool.get('rkc.premise')
     Account = pool.get('rkc.account')
     Meter = pool.get('rkc.meter')
+    # Looked up per transaction: a retried transaction must not reuse ids
+    # it rolled back.
+    models = {}
 
     records = Building.create([{
                 'centre': state['centres'][b.centre_code],
@@ -180,7 +183,7 @@ def _load_buildings(buildings, state):
     meters = [(record.id, m) for record, (_, p) in zip(
             premise_records, premises, strict=True) for m in p.meters]
     meter_records = Meter.create([{
-                'serial': m.serial, 'model': _meter_model(state, m),
+                'serial': m.serial, 'model': _meter_model(models, m),
                 'service': state['services'][m.service],
                 'premise': premise_id, 'installed_on': m.installed_on,
                 'verified_on': m.verified_on,
@@ -194,12 +197,12 @@ def _load_buildings(buildings, state):
         (record.id, reading.taken_on, reading.values)
         for record, (_, meter) in zip(meter_records, meters, strict=True)
         for reading in meter.readings)
-    _building_heat_meters(state, [
+    _building_heat_meters(state, models, [
             (record, b) for record, b in zip(records, buildings, strict=True)
             if b.heat_meter])
 
 
-def _building_heat_meters(state, buildings):
+def _building_heat_meters(state, models, buildings):
     """A common heat meter per metered building with monthly readings at
     each month's end: the norm for its area, shaped by the season."""
     from trytond.pool import Pool
@@ -208,16 +211,16 @@ def _building_heat_meters(state, buildings):
     MeterModel = pool.get('rkc.meter.model')
     if not buildings:
         return
-    if HEAT_METER_MODEL not in state['models']:
+    if HEAT_METER_MODEL not in models:
         found = MeterModel.search([('name', '=', HEAT_METER_MODEL)]) or \
             MeterModel.create([{
                         'name': HEAT_METER_MODEL, 'scale': '0.000001',
                         **REGISTER_MAPS[1]}])
-        state['models'][HEAT_METER_MODEL] = found[0].id
+        models[HEAT_METER_MODEL] = found[0].id
     first = add_months(state['today'].replace(day=1), -HEAT_HISTORY_MONTHS)
     meters = Meter.create([{
                 'serial': f'{b.index:08d}', 'building': record.id,
-                'model': state['models'][HEAT_METER_MODEL],
+                'model': models[HEAT_METER_MODEL],
                 'service': state['services']['heating'],
                 'installed_on': first, 'digits': 7, 'zones': 1,
                 } for record, b in buildings])
@@ -251,10 +254,11 @@ def _insert_readings(readings):
                 meter_id, dt.datetime.combine(day, dt.time(12)),
                 values[0], values[1], values[2], 'remote', 'valid',
                 user, now])
-    if rows:
-        cursor = Transaction().connection.cursor()
+    cursor = Transaction().connection.cursor()
+    # A statement carries at most 65,535 parameters on PostgreSQL.
+    for start in range(0, len(rows), INSERT_ROWS):
         cursor.execute(*table.insert([
                     table.meter, table.read_at, table.value,
                     table.value_t2, table.value_t3, table.source,
                     table.state, table.create_uid, table.create_date],
-                values=rows))
+                values=rows[start:start + INSERT_ROWS]))
