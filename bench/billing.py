@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/billing.py --accounts 10000 50000 100000
 
-Each scale has its demo town (``rkc demo``, built once and kept as
-``bench_billing_<N>``); each invocation bills the latest month before the
-demo's billed ones that no run has billed yet, with two ``rkc worker``
-processes, and prints accounts/s, lines/s and the workers' peak memory.
+Each scale has its demo town (``rkc demo --bulk``, loaded with COPY, built
+once and kept as ``bench_billing_<N>``); each invocation bills the month
+before the earliest one billed (last month at first), with two ``rkc
+worker`` processes, and prints accounts/s, lines/s and the workers' peak
+memory.
 """
 import argparse
 import datetime as dt
@@ -51,7 +52,8 @@ def bench(accounts, var):
     env = town.environment(var)
     if not database_exists(name):
         started = time.monotonic()
-        town.build(name, accounts, env)
+        town.rkc(name, 'demo', '--bulk', '--accounts', str(accounts),
+            '--billed-months', '0', '--no-serve', env=env)
         print(f'{accounts:>7} accounts: demo town built in '
             f'{time.monotonic() - started:.0f} s', flush=True)
     month = month_to_bill(name)

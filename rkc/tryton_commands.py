@@ -157,19 +157,15 @@ def serve(args, conf=None, name=None):
     os.execv(_bin('trytond'), [_bin('trytond'), '-c', conf, '-d', name])
 
 
-DEMO_BILLED_MONTHS = 3
-
-
-def _bill_demo_months(name, context):
-    """Bill the last complete months, closing all but the latest, as a
-    centre that has run for a while would have."""
+def _bill_demo_months(name, context, count):
+    """Bill the last ``count`` complete months, closing all but the latest,
+    as a centre that has run for a while would have."""
     import datetime as dt
 
     from rkc import billing_command
     from rkc.engine.dated import add_months
     this_month = dt.date.today().replace(day=1)
-    months = [add_months(this_month, -n)
-        for n in range(DEMO_BILLED_MONTHS, 0, -1)]
+    months = [add_months(this_month, -n) for n in range(count, 0, -1)]
     for month in months:
         print(f'Billing {month:%Y-%m}…', flush=True)
         report = io.StringIO()
@@ -183,7 +179,11 @@ def _bill_demo_months(name, context):
 def demo(args):
     conf, name = _prepare(args, port=args.port)
     from rkc import setup
-    from rkc.demo import loader
+    from rkc.demo import bulk_loader, loader
+    from trytond.config import config
+    if args.bulk and not config.get('database', 'uri').startswith(
+            'postgresql'):
+        raise SystemExit('rkc demo --bulk loads with COPY: PostgreSQL only')
     print(f'Creating the demo database "{name}"…', flush=True)
     create_database(name, drop=True)
     admin(conf, name, '--all', '-u', MODULE, '--activate-dependencies',
@@ -192,9 +192,10 @@ def demo(args):
         setup.company_and_accounts, database=name)
     tryton_job.transaction(setup.reference_data, database=name,
         context={'company': company})
-    loader.load_town(name, accounts=args.accounts)
+    (bulk_loader if args.bulk else loader).load_town(
+        name, accounts=args.accounts)
     print(f'Demo town of {args.accounts} accounts is ready.')
-    _bill_demo_months(name, {'company': company})
+    _bill_demo_months(name, {'company': company}, args.billed_months)
     print(f'Log in at http://localhost:{args.port}/ as admin, '
         f'password "{DEMO_PASSWORD}", database "{name}".', flush=True)
     if not args.no_serve:
