@@ -67,6 +67,10 @@ def build_parser():
         help='number of personal accounts to generate (default 2000)')
     p.add_argument('--no-serve', action='store_true',
         help='set everything up, then exit instead of serving')
+    p.add_argument('--bulk', action='store_true',
+        help='load the town with COPY (PostgreSQL only; for big towns)')
+    p.add_argument('--billed-months', type=int, default=3,
+        help='complete months to bill after loading (default 3)')
     p.add_argument('--port', type=int, default=8000)
     p.set_defaults(func=_tryton('demo'))
 
