@@ -50,3 +50,7 @@ class BillingError(UserError):
 
 class ReceiptError(UserError):
     "A receipt that cannot be printed or sent as it is."
+
+
+class SubsidyError(UserError):
+    "A subsidy application that cannot be checked, decided or changed."
