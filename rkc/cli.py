@@ -32,6 +32,11 @@ def _print_receipts(args):
     return receipt_command.command(args)
 
 
+def _import_registry(args):
+    from rkc.payments import importer
+    return importer.command(args)
+
+
 def _period(text):
     import datetime as dt
     try:
@@ -124,6 +129,14 @@ def build_parser():
         help='serve the active remote meters of the database instead, '
         'counting on from their last readings')
     s.set_defaults(func=_meters_simulate)
+
+    p = sub.add_parser('import-registry',
+        help="import an agent's payment registry file")
+    p.add_argument('file', help='the registry file')
+    p.add_argument('--agent', required=True, help="the agent's code")
+    p.add_argument('--format', help="a registry format's name (default: "
+        "the agent's)")
+    p.set_defaults(func=_import_registry)
 
     p = sub.add_parser('read-meters', help='poll the meters over Modbus TCP')
     scope = p.add_mutually_exclusive_group()

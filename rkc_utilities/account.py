@@ -8,4 +8,6 @@ class Move(metaclass=PoolMeta):
 
     @classmethod
     def _get_origin(cls):
-        return super()._get_origin() + ['rkc.billing.run']
+        return super()._get_origin() + [
+            'rkc.billing.run', 'rkc.payment',
+            'rkc.payment.registry.import']

@@ -54,3 +54,7 @@ class ReceiptError(UserError):
 
 class SubsidyError(UserError):
     "A subsidy application that cannot be checked, decided or changed."
+
+
+class PaymentError(UserError):
+    "A payment, registry or suspense item that cannot be processed."

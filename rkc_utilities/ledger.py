@@ -30,6 +30,8 @@ KINDS = [
     ]
 ORIGINS = [
     'rkc.billing.run',
+    'rkc.payment',
+    'rkc.payment.registry.import',
     ]
 
 
@@ -290,10 +292,14 @@ class LedgerPosting(ModelSQL, ModelView):
         return LedgerLine.get_origins()
 
     @classmethod
-    def summarize(cls, origin, date, description):
+    def summarize(cls, origin, date, description, counter_account=None,
+            line_origins=None):
         """Post one move per centre for the lines of ``origin`` not yet
         summarized: per service, settlements with consumers against the
-        service's revenue account (sides swap for a net credit)."""
+        service's revenue account, or against ``counter_account`` (cash,
+        bank, agents) for money received; sides swap for a net credit.
+        ``line_origins`` (a query of origins) takes the lines of several
+        documents of one batch, e.g. the payments of a registry file."""
         pool = Pool()
         Line = pool.get('rkc.ledger.line')
         Service = pool.get('rkc.service')
@@ -303,9 +309,11 @@ class LedgerPosting(ModelSQL, ModelView):
         config = Configuration(1)
         line = Line.__table__()
         cursor = Transaction().connection.cursor()
+        of_batch = (line.origin == origin if line_origins is None
+            else line.origin.in_(line_origins))
         cursor.execute(*line.select(
                 line.centre, line.service, Sum(line.amount),
-                where=(line.origin == origin) & (line.move == Null),
+                where=of_batch & (line.move == Null),
                 group_by=[line.centre, line.service],
                 order_by=[line.centre, line.service]))
         by_centre = {}
@@ -320,14 +328,15 @@ class LedgerPosting(ModelSQL, ModelView):
             for service, amount in amounts:
                 if not amount:
                     continue
-                revenue = service.product.account_revenue_used
+                counter = (counter_account
+                    or service.product.account_revenue_used)
                 debit, credit = (amount, 0) if amount > 0 else (0, -amount)
                 move_lines.append({
                         'account': config.settlement_account.id,
                         'debit': debit, 'credit': credit,
                         'description': service.name})
                 move_lines.append({
-                        'account': revenue.id,
+                        'account': counter.id,
                         'debit': credit, 'credit': debit,
                         'description': service.name})
                 total += amount
@@ -343,7 +352,7 @@ class LedgerPosting(ModelSQL, ModelView):
                         'move': move.id, 'amount': total}])
             cursor.execute(*line.update(
                     [line.move], [move.id],
-                    where=(line.origin == origin) & (line.centre == centre)
+                    where=of_batch & (line.centre == centre)
                     & (line.move == Null)))
 
     @classmethod

@@ -1,0 +1,347 @@
+"""The database side of a registry import (rules.md §8), in the caller's
+Tryton transaction.
+
+The file is read twice, streaming: the first pass checks it as a whole
+(a bad line or a trailer mismatch quarantines it, nothing is credited);
+the second writes its payments in batches of multi-row inserts. Exactly
+once comes from unique keys, not from checks: the import record is unique
+by agent and file SHA-256, a payment by agent and operation (branch,
+number, date); both are inserted with ON CONFLICT DO NOTHING, so a second
+worker importing the same file waits for the first one's commit and then
+finds it there.
+"""
+import datetime as dt
+import sys
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sql import Conflict, Null
+from sql.functions import CurrentTimestamp
+
+from rkc.payments.registry import accepted_records, check_registry
+
+BATCH = 2000
+MAX_ERRORS_KEPT = 200
+
+
+@dataclass
+class ImportResult:
+    id: int
+    state: str  # accepted, quarantined or duplicate
+    records: int = 0
+    amount: Decimal = Decimal('0.00')
+    credited: int = 0
+    duplicates: int = 0
+    suspended: int = 0
+    readings: int = 0
+    errors: list = field(default_factory=list)
+
+
+def import_registry(path, agent_code, format_name=None):
+    """Import the registry file at ``path`` from the agent ``agent_code``
+    (its own format unless ``format_name`` is given)."""
+    from trytond.i18n import gettext
+    from trytond.pool import Pool
+
+    from rkc_utilities.exceptions import PaymentError
+    pool = Pool()
+    Agent = pool.get('rkc.payment.agent')
+    Format = pool.get('rkc.payment.registry.format')
+    agents = Agent.search([('code', '=', agent_code)], limit=1)
+    if not agents:
+        raise PaymentError(gettext(
+                'rkc_utilities.msg_agent_unknown', agent=agent_code))
+    agent, = agents
+    if format_name:
+        record = Format.named(format_name)
+    elif agent.format:
+        record = agent.format
+    else:
+        raise PaymentError(gettext(
+                'rkc_utilities.msg_agent_no_format', agent=agent.code))
+    layout = record.layout()
+    with open(path, 'rb') as stream:
+        summary = check_registry(stream, layout, max_errors=MAX_ERRORS_KEPT)
+        errors = [f'{e.line}: {e.message}' if e.line else e.message
+            for e in summary.errors]
+        import_id = _insert_import(agent, record, path, summary, errors)
+        if import_id is None:
+            return _duplicate_file(agent, summary)
+        result = ImportResult(import_id,
+            'accepted' if summary.accepted else 'quarantined',
+            summary.records, summary.amount, errors=errors)
+        if not summary.accepted:
+            return result
+        stream.seek(0)
+        batch = []
+        for payment in accepted_records(stream, layout, summary):
+            batch.append(payment)
+            if len(batch) >= BATCH:
+                _write_batch(agent, import_id, batch, result)
+                batch = []
+        _write_batch(agent, import_id, batch, result)
+    _post_to_general_ledger(agent, import_id, summary)
+    RegistryImport = pool.get('rkc.payment.registry.import')
+    RegistryImport.write([RegistryImport(import_id)], {
+            'credited': result.credited, 'duplicates': result.duplicates,
+            'suspended': result.suspended, 'readings': result.readings,
+            'errors': '\n'.join(result.errors) or None})
+    return result
+
+
+def _insert_import(agent, record, path, summary, errors):
+    "The import's id, or None when the agent sent this file before."
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    RegistryImport = Pool().get('rkc.payment.registry.import')
+    table = RegistryImport.__table__()
+    transaction = Transaction()
+    cursor = transaction.connection.cursor()
+    name = str(path).rsplit('/', 1)[-1]
+    cursor.execute(*table.insert(
+            [table.agent, table.format, table.filename, table.sha256,
+                table.size, table.state, table.records, table.amount,
+                table.commission, table.credited, table.duplicates,
+                table.suspended, table.readings, table.errors,
+                table.create_uid, table.create_date],
+            [[agent.id, record.id, name, summary.sha256, summary.size,
+                    'accepted' if summary.accepted else 'quarantined',
+                    summary.records, summary.amount, summary.commission,
+                    0, 0, 0, 0, '\n'.join(errors) or None,
+                    transaction.user, CurrentTimestamp()]],
+            on_conflict=Conflict(table, indexed_columns=[
+                    table.agent, table.sha256]),
+            returning=[table.id]))
+    row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _duplicate_file(agent, summary):
+    from trytond.pool import Pool
+    RegistryImport = Pool().get('rkc.payment.registry.import')
+    earlier, = RegistryImport.search([
+            ('agent', '=', agent.id), ('sha256', '=', summary.sha256)])
+    return ImportResult(earlier.id, 'duplicate', summary.records,
+        summary.amount, errors=[
+            f'the file was imported on {earlier.create_date:%Y-%m-%d %H:%M} '
+            f'as import {earlier.id} ({earlier.state}); nothing changed'])
+
+
+def _write_batch(agent, import_id, batch, result):
+    """Credit a batch of payment lines: known open accounts get payments
+    allocated into the subledger, the others go to the suspense list;
+    operations imported before are counted as duplicates."""
+    from trytond.pool import Pool
+
+    from rkc_utilities.payment import (
+        Allocated, allocate_into_subledger, operation_key)
+    if not batch:
+        return
+    Suspense = Pool().get('rkc.payment.suspense')
+    accounts = _accounts({p.account for p in batch})
+    keys = {id(p): operation_key(p.branch, p.operation_id,
+            p.accepted_at.date()) for p in batch}
+    suspended_before = _existing_keys(Suspense, agent, keys.values())
+    credit, suspend = [], []
+    for payment in batch:
+        found = accounts.get(payment.account)
+        if keys[id(payment)] in suspended_before:
+            continue
+        if found and found[1] == 'open':
+            credit.append(payment)
+        else:
+            suspend.append((payment, 'closed' if found else 'unknown'))
+    inserted = _insert_payments(agent, import_id, credit, keys, accounts)
+    allocate_into_subledger([Allocated(
+                id_, accounts[p.account][0], accounts[p.account][2],
+                p.accepted_at.date(), p.amount, p.period)
+            for p, id_ in inserted])
+    result.readings += _store_readings(
+        [(p, accounts[p.account][0]) for p, _ in inserted if p.readings],
+        result)
+    suspended = _insert_suspense(agent, import_id, suspend, keys)
+    result.credited += len(inserted)
+    result.suspended += suspended
+    result.duplicates += len(batch) - len(inserted) - suspended
+
+
+def _accounts(numbers):
+    "{number: (id, state, centre)} of the accounts among ``numbers``."
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    Account = Pool().get('rkc.account')
+    table = Account.__table__()
+    cursor = Transaction().connection.cursor()
+    cursor.execute(*table.select(
+            table.number, table.id, table.state, table.centre,
+            where=table.number.in_(sorted(numbers))))
+    return {number: (id_, state, centre)
+        for number, id_, state, centre in cursor}
+
+
+def _existing_keys(Model, agent, keys):
+    from trytond.transaction import Transaction
+    table = Model.__table__()
+    cursor = Transaction().connection.cursor()
+    cursor.execute(*table.select(table.operation_key,
+            where=(table.agent == agent.id)
+            & table.operation_key.in_(sorted(set(keys)))))
+    return {key for key, in cursor}
+
+
+def _insert_payments(agent, import_id, payments, keys, accounts):
+    "[(line, id)] of the payments inserted; operations seen before skip."
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    if not payments:
+        return []
+    Payment = Pool().get('rkc.payment')
+    table = Payment.__table__()
+    transaction = Transaction()
+    cursor = transaction.connection.cursor()
+    now = CurrentTimestamp()
+    cursor.execute(*table.insert(
+            [table.account, table.centre, table.amount, table.commission,
+                table.accepted_at, table.date, table.period, table.channel,
+                table.agent, table.branch, table.terminal,
+                table.operation_id, table.operation_key, table.payer_name,
+                table.registry_import, table.state, table.create_uid,
+                table.create_date],
+            [[accounts[p.account][0], accounts[p.account][2], p.amount,
+                    p.commission, p.accepted_at, p.accepted_at.date(),
+                    p.period, 'registry', agent.id, p.branch, p.terminal,
+                    p.operation_id, keys[id(p)], p.payer, import_id,
+                    'posted', transaction.user, now]
+                for p in payments],
+            on_conflict=Conflict(table, indexed_columns=[
+                    table.agent, table.operation_key]),
+            returning=[table.id, table.operation_key]))
+    ids = dict((key, id_) for id_, key in cursor)
+    return [(p, ids[keys[id(p)]]) for p in payments if keys[id(p)] in ids]
+
+
+def _insert_suspense(agent, import_id, items, keys):
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    if not items:
+        return 0
+    Suspense = Pool().get('rkc.payment.suspense')
+    table = Suspense.__table__()
+    transaction = Transaction()
+    cursor = transaction.connection.cursor()
+    now = CurrentTimestamp()
+    cursor.execute(*table.insert(
+            [table.agent, table.registry_import, table.account_number,
+                table.reason, table.payer_name, table.address,
+                table.accepted_at, table.period, table.amount,
+                table.commission, table.branch, table.terminal,
+                table.operation_id, table.operation_key, table.state,
+                table.create_uid, table.create_date],
+            [[agent.id, import_id, p.account, reason, p.payer, p.address,
+                    p.accepted_at, p.period, p.amount, p.commission,
+                    p.branch, p.terminal, p.operation_id, keys[id(p)],
+                    'open', transaction.user, now]
+                for p, reason in items],
+            on_conflict=Conflict(table, indexed_columns=[
+                    table.agent, table.operation_key]),
+            returning=[table.id]))
+    return len(cursor.fetchall())
+
+
+def _store_readings(payments, result):
+    """Readings of the file to the meters of the paying account's premise,
+    source "bank" (judged like any reading given by a consumer). A reading
+    of a meter the premise lacks is listed in the import's errors."""
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    if not payments:
+        return 0
+    pool = Pool()
+    Reading = pool.get('rkc.meter.reading')
+    Meter = pool.get('rkc.meter')
+    Account = pool.get('rkc.account')
+    meter = Meter.__table__()
+    account = Account.__table__()
+    reading = Reading.__table__()
+    cursor = Transaction().connection.cursor()
+    account_ids = sorted({a for _, a in payments})
+    cursor.execute(*account.join(meter,
+            condition=meter.premise == account.premise).select(
+            account.id, meter.serial, meter.id,
+            where=account.id.in_(account_ids) & (meter.state == 'active')))
+    meters = {(a, serial): m for a, serial, m in cursor}
+    values = []
+    for payment, account_id in payments:
+        for item in payment.readings:
+            meter_id = meters.get((account_id, item.meter))
+            if meter_id is None:
+                result.errors.append(
+                    f'{payment.line}: meter {item.meter!r} is not at the '
+                    f'premise of account {payment.account}; reading '
+                    f'{item.value} not stored')
+                continue
+            values.append({'meter': meter_id, 'value': item.value,
+                    'read_at': payment.accepted_at, 'source': 'bank'})
+    if not values:
+        return 0
+    cursor.execute(*reading.select(reading.meter, reading.read_at,
+            where=reading.meter.in_(sorted({v['meter'] for v in values}))
+            & (reading.read_at != Null)))
+    existing = {(m, _datetime(r)) for m, r in cursor}
+    new = [v for v in values if (v['meter'], v['read_at']) not in existing]
+    Reading.create(new)
+    return len(new)
+
+
+def _datetime(value):
+    "A timestamp read from SQL (SQLite returns text)."
+    if isinstance(value, str):
+        return dt.datetime.fromisoformat(value)
+    return value
+
+
+def _post_to_general_ledger(agent, import_id, summary):
+    "One move per centre: the agent's account against settlements."
+    from trytond.i18n import gettext
+    from trytond.pool import Pool
+    pool = Pool()
+    Payment = pool.get('rkc.payment')
+    Posting = pool.get('rkc.ledger.posting')
+    RegistryImport = pool.get('rkc.payment.registry.import')
+    record = RegistryImport(import_id)
+    latest = Payment.search([('registry_import', '=', import_id)],
+        order=[('date', 'DESC')], limit=1)
+    if not latest:
+        return
+    Posting.summarize(str(record), latest[0].date,
+        gettext('rkc_utilities.msg_registry_move_description',
+            agent=agent.code, file=record.filename or summary.sha256[:12]),
+        counter_account=agent.account,
+        line_origins=Payment.ledger_origins(
+            lambda t: t.registry_import == import_id))
+
+
+def command(args):
+    "``rkc import-registry FILE --agent CODE [--format NAME]``."
+    from rkc import tryton_commands, tryton_job
+    _, name = tryton_commands._prepare(args)
+    context = tryton_commands._company_context(name)
+    from trytond.exceptions import UserError
+    try:
+        result = tryton_job.transaction(
+            import_registry, args.file, args.agent, args.format,
+            database=name, user=1, context=context)
+    except UserError as error:
+        print(f'refused: {error.message}', file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f'refused: {error}', file=sys.stderr)
+        return 2
+    print(f'import {result.id}: {result.state}, {result.records} lines, '
+        f'{result.amount} RUB; credited {result.credited}, duplicates '
+        f'{result.duplicates}, to suspense {result.suspended}, readings '
+        f'{result.readings}')
+    for error in result.errors[:50]:
+        print(f'  {error}')
+    return 2 if result.state == 'quarantined' else 0
+

@@ -1,0 +1,631 @@
+# This file is part of rkc_utilities.  The COPYRIGHT file at the top level of
+# this repository contains the full copyright notices and license terms.
+"""Payments from every channel (rules.md §3 and §8) and their allocation
+into the subledger: one negative payment line per period, service and part
+(principal, penalty, advance), dated on the day the money was accepted."""
+import dataclasses
+import datetime as dt
+import json
+from collections import defaultdict
+from decimal import Decimal
+from importlib import resources
+
+from sql import Literal
+from sql.aggregate import Sum
+from sql.conditionals import Case
+from sql.operators import Concat
+
+from trytond.i18n import gettext
+from trytond.model import (
+    DeactivableMixin, Index, ModelSQL, ModelView, Unique, Workflow, fields)
+from trytond.pool import Pool
+from trytond.pyson import Eval
+from trytond.tools import grouped_slice
+from trytond.transaction import Transaction
+
+from rkc.engine import allocation
+from rkc.engine.regulations import default_regulations
+from rkc.payments.registry_format import (
+    KINDS as LAYOUT_KINDS, RegistryFormat as Layout, RegistryFormatError)
+
+from .common import today
+from .exceptions import PaymentError
+from .ledger import _money
+
+CHANNELS = [
+    ('cash', "Cash"),
+    ('card', "Card"),
+    ('agent', "Payment Agent"),
+    ('registry', "Registry"),
+    ]
+STATES = [
+    ('received', "Received"),
+    ('posted', "Posted"),
+    ('cancelled', "Cancelled"),
+    ]
+# The part of a payment line in the subledger's key (account, service,
+# period, kind, origin, part): what the money paid. A cancellation's line
+# reverses part n as part n + REVERSAL.
+PRINCIPAL, PENALTY, ADVANCE = 0, 1, 2
+REVERSAL = 3
+METHODS = {PRINCIPAL: 'principal', PENALTY: 'penalty', ADVANCE: 'advance'}
+ZERO = Decimal('0.00')
+
+
+class Payment(Workflow, ModelSQL, ModelView):
+    __name__ = 'rkc.payment'
+
+    account = fields.Many2One(
+        'rkc.account', "Account", required=True, ondelete='RESTRICT',
+        states={'readonly': Eval('state') != 'received'})
+    centre = fields.Many2One(
+        'rkc.centre', "Centre", required=True, readonly=True,
+        ondelete='RESTRICT', help="The centre of the account when paid.")
+    amount = fields.Numeric(
+        "Amount", digits=(16, 2), required=True,
+        domain=[('amount', '>', 0)],
+        states={'readonly': Eval('state') != 'received'},
+        help="What the consumer is credited.")
+    commission = fields.Numeric(
+        "Commission", digits=(16, 2), required=True,
+        domain=[('commission', '>=', 0)],
+        states={'readonly': Eval('state') != 'received'},
+        help="The agent's fee, paid by the payer on top of the amount; it "
+        "never reduces what the consumer is credited.")
+    accepted_at = fields.DateTime(
+        "Accepted At", required=True,
+        states={'readonly': Eval('state') != 'received'},
+        help="When the desk, bank or post office accepted the money.")
+    date = fields.Date(
+        "Payment Date", required=True, readonly=True,
+        help="The day the money was accepted (rules.md §3).")
+    period = fields.Date(
+        "Named Period",
+        states={'readonly': Eval('state') != 'received'},
+        help="The first day of the month the payer named, if any.")
+    channel = fields.Selection(
+        CHANNELS, "Channel", required=True, readonly=True)
+    agent = fields.Many2One(
+        'rkc.payment.agent', "Agent", readonly=True, ondelete='RESTRICT')
+    branch = fields.Char("Branch", readonly=True)
+    terminal = fields.Char("Terminal", readonly=True)
+    operation_id = fields.Char("Operation", readonly=True,
+        help="The agent's number of the operation.")
+    operation_key = fields.Char("Operation Key", readonly=True,
+        help="What makes the operation unique for its agent.")
+    payer_name = fields.Char("Payer", readonly=True)
+    registry_import = fields.Many2One(
+        'rkc.payment.registry.import', "Registry", readonly=True,
+        ondelete='RESTRICT')
+    state = fields.Selection(STATES, "State", readonly=True, required=True)
+    ledger_lines = fields.One2Many(
+        'rkc.ledger.line', 'origin', "Subledger Lines", readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        # An agent's operation is credited once, whatever resends it.
+        cls._sql_constraints += [
+            ('operation_unique', Unique(t, t.agent, t.operation_key),
+                'rkc_utilities.msg_payment_operation_unique'),
+            ]
+        cls._sql_indexes.update({
+                Index(t, (t.registry_import, Index.Equality())),
+                Index(t, (t.account, Index.Equality()),
+                    (t.date, Index.Range())),
+                Index(t, (t.agent, Index.Equality()),
+                    (t.date, Index.Range())),
+                })
+        cls._order = [('accepted_at', 'DESC'), ('id', 'DESC')]
+        cls._transitions |= {('received', 'posted'), ('posted', 'cancelled')}
+        cls._buttons.update({
+                'post': {
+                    'invisible': Eval('state') != 'received',
+                    'depends': ['state'],
+                    },
+                })
+
+    @staticmethod
+    def default_state():
+        return 'received'
+
+    @staticmethod
+    def default_commission():
+        return ZERO
+
+    @staticmethod
+    def default_channel():
+        return 'cash'
+
+    def get_rec_name(self, name):
+        return (f'{self.account.number} {self.amount} '
+            f'({self.date:%d.%m.%Y})')
+
+    @classmethod
+    def preprocess_values(cls, mode, values):
+        pool = Pool()
+        Account = pool.get('rkc.account')
+        values = super().preprocess_values(mode, values)
+        if values.get('accepted_at'):
+            values['date'] = values['accepted_at'].date()
+        if values.get('period'):
+            values['period'] = values['period'].replace(day=1)
+        if mode == 'create' and values.get('account') \
+                and not values.get('centre'):
+            values['centre'] = Account(values['account']).centre.id
+        return values
+
+    @classmethod
+    def ledger_origins(cls, where):
+        "The subledger origins of the payments ``where`` selects."
+        table = cls.__table__()
+        return table.select(
+            Concat(cls.__name__ + ',', table.id), where=where(table))
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('posted')
+    def post(cls, payments):
+        "Allocate the payments into the subledger."
+        for payment in payments:
+            if payment.account.state != 'open':
+                raise PaymentError(gettext(
+                        'rkc_utilities.msg_payment_account_closed',
+                        account=payment.account.number))
+        allocate_into_subledger([Allocated.of(p) for p in payments])
+
+    @classmethod
+    def cancel(cls, payments, date=None):
+        """Reverse the payments' subledger lines (posted lines are never
+        deleted) and mark them cancelled."""
+        pool = Pool()
+        Line = pool.get('rkc.ledger.line')
+        date = date or today()
+        rows = []
+        for payment in payments:
+            if payment.state != 'posted':
+                raise PaymentError(gettext(
+                        'rkc_utilities.msg_payment_not_posted',
+                        payment=payment.rec_name))
+            for line in payment.ledger_lines:
+                rows.append({
+                        'account': line.account.id,
+                        'centre': line.centre.id,
+                        'service': line.service.id, 'period': line.period,
+                        'date': date, 'kind': 'payment',
+                        'amount': -line.amount, 'volume': None,
+                        'tariff': None, 'excess': None,
+                        'method': 'reversal', 'basis': None,
+                        'origin': str(payment),
+                        'part': line.part + REVERSAL})
+        Line.insert_rows(rows)
+        cls.write(payments, {'state': 'cancelled'})
+
+
+@dataclasses.dataclass(frozen=True)
+class Allocated:
+    "The figures of one payment that its allocation needs."
+    id: int
+    account: int
+    centre: int
+    date: object
+    amount: Decimal
+    period: object = None
+
+    @classmethod
+    def of(cls, payment):
+        return cls(payment.id, payment.account.id, payment.centre.id,
+            payment.date, payment.amount, payment.period)
+
+
+@dataclasses.dataclass
+class _AccountLedger:
+    "An account's subledger balances, as allocation sees them."
+    principal: dict = dataclasses.field(
+        default_factory=lambda: defaultdict(Decimal))  # (period, service)
+    penalty: dict = dataclasses.field(
+        default_factory=lambda: defaultdict(Decimal))  # (period, service)
+    charged: dict = dataclasses.field(
+        default_factory=lambda: defaultdict(dict))  # period: {service: x}
+
+
+def allocate_into_subledger(payments, regulations=None):
+    """Post payment lines for ``payments`` (Allocated) by the rules of
+    rules.md §3, reading every account's debts in one pass. Each account's
+    payments are allocated together in date order; what they overpay stays
+    an advance on the named period (or the payment's month), spread over
+    the services in proportion to their latest charges."""
+    pool = Pool()
+    Line = pool.get('rkc.ledger.line')
+    regulations = regulations or default_regulations()
+    by_account = defaultdict(list)
+    for payment in payments:
+        by_account[payment.account].append(payment)
+    ledgers = _ledgers(list(by_account))
+    fallback = _subscribed_services(
+        [a for a in by_account if not ledgers[a].charged])
+    rows = []
+    for account, account_payments in by_account.items():
+        rows.extend(_account_rows(
+                account_payments, ledgers[account], fallback.get(account),
+                regulations))
+    return Line.insert_rows(rows)
+
+
+def _ledgers(account_ids):
+    pool = Pool()
+    Line = pool.get('rkc.ledger.line')
+    line = Line.__table__()
+    cursor = Transaction().connection.cursor()
+    is_penalty = Case(
+        ((line.kind == 'penalty') | (line.method == 'penalty'), Literal(1)),
+        else_=Literal(0))
+    ledgers = defaultdict(_AccountLedger)
+    for ids in grouped_slice(account_ids):
+        cursor.execute(*line.select(
+                line.account, line.period, line.service, is_penalty,
+                Sum(line.amount),
+                Sum(Case((line.kind == 'charge', line.amount),
+                        else_=ZERO)),
+                where=line.account.in_(list(ids)),
+                group_by=[line.account, line.period, line.service,
+                    is_penalty]))
+        for account, period, service, penalty, amount, charge in cursor:
+            ledger = ledgers[account]
+            period = _date(period)
+            key = (period, service)
+            if penalty:
+                ledger.penalty[key] += _money(amount)
+            else:
+                ledger.principal[key] += _money(amount)
+                if charge:
+                    ledger.charged[period][service] = _money(charge)
+    return ledgers
+
+
+def _date(value):
+    "A date read from SQL (SQLite returns text)."
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value)
+    return value
+
+
+def _subscribed_services(account_ids):
+    "The services of accounts that were never charged: {account: [ids]}."
+    pool = Pool()
+    AccountService = pool.get('rkc.account.service')
+    table = AccountService.__table__()
+    cursor = Transaction().connection.cursor()
+    services = defaultdict(list)
+    for ids in grouped_slice(account_ids):
+        cursor.execute(*table.select(
+                table.account, table.service,
+                where=table.account.in_(list(ids)),
+                order_by=[table.account, table.service]))
+        for account, service in cursor:
+            if service not in services[account]:
+                services[account].append(service)
+    return services
+
+
+def _account_rows(payments, ledger, subscribed, regulations):
+    "The subledger rows of one account's payments."
+    debts = []
+    for period in sorted({p for p, _ in ledger.principal}
+            | {p for p, _ in ledger.penalty}):
+        principal = {s: a for (p, s), a in ledger.principal.items()
+            if p == period and a > 0}
+        penalty = sum((a for (p, _), a in ledger.penalty.items()
+                if p == period and a > 0), ZERO)
+        if principal or penalty:
+            debts.append(allocation.PeriodDebt(
+                    period, regulations.due_date(period), principal,
+                    penalty))
+    owed = {debt.period for debt in debts}
+    engine_payments = {}
+    for payment in payments:
+        engine_payments[payment.id] = allocation.Payment(
+            payment.date, payment.amount,
+            payment.period if payment.period in owed else None)
+    by_engine = {id(p): i for i, p in engine_payments.items()}
+    result = allocation.allocate(
+        debts, list(engine_payments.values()), regulations)
+    amounts = defaultdict(Decimal)  # (payment, service, period, part)
+    paid = defaultdict(Decimal)
+    penalties = {k: a for k, a in ledger.penalty.items() if a > 0}
+    for part in result.parts:
+        payment = by_engine[id(part.payment)]
+        paid[payment] += part.amount
+        if not part.is_penalty:
+            amounts[payment, part.service, part.period, PRINCIPAL] += (
+                part.amount)
+            continue
+        services = sorted(s for p, s in penalties if p == part.period)
+        for service, amount in zip(services, allocation.pro_rata(
+                    part.amount,
+                    [penalties[part.period, s] for s in services]),
+                strict=True):
+            penalties[part.period, service] -= amount
+            amounts[payment, service, part.period, PENALTY] += amount
+    weights = _advance_weights(ledger, subscribed)
+    for payment in payments:
+        advance = payment.amount - paid[payment.id]
+        if not advance:
+            continue
+        if not weights:
+            raise PaymentError(gettext(
+                    'rkc_utilities.msg_payment_no_service',
+                    amount=advance))
+        period = (payment.period or payment.date).replace(day=1)
+        services = sorted(weights)
+        for service, amount in zip(services, allocation.pro_rata(
+                    advance, [weights[s] for s in services]), strict=True):
+            amounts[payment.id, service, period, ADVANCE] += amount
+    centres = {p.id: p.centre for p in payments}
+    dates = {p.id: p.date for p in payments}
+    return [{
+            'account': payments[0].account, 'centre': centres[payment],
+            'service': service, 'period': period, 'date': dates[payment],
+            'kind': 'payment', 'amount': -amount, 'volume': None,
+            'tariff': None, 'excess': None, 'method': METHODS[part],
+            'basis': None, 'origin': f'rkc.payment,{payment}',
+            'part': part}
+        for (payment, service, period, part), amount in amounts.items()
+        if amount]
+
+
+def _advance_weights(ledger, subscribed):
+    """How an advance is spread: the latest charges by service, or the
+    subscribed services equally when the account was never charged."""
+    if ledger.charged:
+        latest = ledger.charged[max(ledger.charged)]
+        weights = {s: a for s, a in latest.items() if a > 0}
+        if weights:
+            return weights
+    return {service: 1 for service in subscribed or ()}
+
+
+class RegistryFormat(DeactivableMixin, ModelSQL, ModelView):
+    "The layout of an agent's registry file, as configuration."
+    __name__ = 'rkc.payment.registry.format'
+
+    name = fields.Char("Name", required=True,
+        help="Lower-case letters, digits and underscores.")
+    kind = fields.Function(fields.Selection(
+            [(k, k) for k in LAYOUT_KINDS], "Kind"),
+        'get_kind')
+    configuration = fields.Text("Configuration", required=True,
+        help="The layout as JSON: encoding, delimiter, fields, date "
+        "formats, trailer and where the readings sit.")
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('name_unique', Unique(t, t.name),
+                'rkc_utilities.msg_registry_format_name_unique'),
+            ]
+        cls._order = [('name', 'ASC'), ('id', 'ASC')]
+
+    def layout(self):
+        "The parser's :class:`RegistryFormat` of the configuration."
+        try:
+            return Layout.from_dict(json.loads(self.configuration))
+        except (ValueError, RegistryFormatError) as exc:
+            raise PaymentError(gettext(
+                    'rkc_utilities.msg_registry_format_invalid',
+                    format=self.name, error=str(exc))) from None
+
+    def get_kind(self, name):
+        return json.loads(self.configuration).get('kind')
+
+    @classmethod
+    def validate_fields(cls, formats, field_names):
+        super().validate_fields(formats, field_names)
+        for record in formats:
+            record.layout()
+
+    @classmethod
+    def shipped(cls):
+        """Create the layouts shipped in ``rkc/payments/formats`` that the
+        database lacks; returns all of them by name."""
+        folder = resources.files('rkc.payments') / 'formats'
+        existing = {f.name: f for f in cls.search(
+                [('active', 'in', [True, False])])}
+        missing = []
+        for path in sorted(folder.iterdir(), key=lambda p: p.name):
+            name = path.name.removesuffix('.json')
+            if path.name.endswith('.json') and name not in existing:
+                missing.append({
+                        'name': name,
+                        'configuration': path.read_text('utf-8')})
+        for record in cls.create(missing):
+            existing[record.name] = record
+        return existing
+
+    @classmethod
+    def named(cls, name):
+        formats = cls.shipped()
+        if name not in formats:
+            raise PaymentError(gettext(
+                    'rkc_utilities.msg_registry_format_unknown',
+                    format=name))
+        return formats[name]
+
+
+class RegistryImport(ModelSQL, ModelView):
+    "One registry file of an agent, accepted or quarantined as a whole."
+    __name__ = 'rkc.payment.registry.import'
+
+    agent = fields.Many2One(
+        'rkc.payment.agent', "Agent", required=True, readonly=True,
+        ondelete='RESTRICT')
+    format = fields.Many2One(
+        'rkc.payment.registry.format', "Format", required=True,
+        readonly=True, ondelete='RESTRICT')
+    filename = fields.Char("File Name", readonly=True)
+    sha256 = fields.Char("SHA-256", readonly=True, required=True,
+        help="The file's identity: the same bytes are imported once.")
+    size = fields.Integer("Size", readonly=True)
+    state = fields.Selection([
+            ('accepted', "Accepted"),
+            ('quarantined', "Quarantined"),
+            ], "State", readonly=True, required=True,
+        help="Quarantined: the file does not reconcile with itself or its "
+        "trailer; nothing of it was credited.")
+    records = fields.Integer("Lines", readonly=True)
+    amount = fields.Numeric("Amount", digits=(16, 2), readonly=True)
+    commission = fields.Numeric("Commission", digits=(16, 2), readonly=True)
+    credited = fields.Integer("Credited", readonly=True,
+        help="Payments credited to accounts.")
+    duplicates = fields.Integer("Duplicates", readonly=True,
+        help="Operations already imported from another file.")
+    suspended = fields.Integer("To Suspense", readonly=True,
+        help="Lines with an unknown or closed account.")
+    readings = fields.Integer("Readings", readonly=True)
+    errors = fields.Text("Errors", readonly=True)
+    payments = fields.One2Many(
+        'rkc.payment', 'registry_import', "Payments", readonly=True)
+    suspense = fields.One2Many(
+        'rkc.payment.suspense', 'registry_import', "Suspense",
+        readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('file_unique', Unique(t, t.agent, t.sha256),
+                'rkc_utilities.msg_registry_import_unique'),
+            ]
+        cls._order = [('create_date', 'DESC'), ('id', 'DESC')]
+
+    def get_rec_name(self, name):
+        return f'{self.agent.code} {self.filename or self.sha256[:12]}'
+
+
+class Suspense(Workflow, ModelSQL, ModelView):
+    """Money accepted for an account that is unknown or closed: never
+    guessed, an operator assigns it to an account or refunds it."""
+    __name__ = 'rkc.payment.suspense'
+
+    agent = fields.Many2One(
+        'rkc.payment.agent', "Agent", required=True, readonly=True,
+        ondelete='RESTRICT')
+    registry_import = fields.Many2One(
+        'rkc.payment.registry.import', "Registry", readonly=True,
+        ondelete='RESTRICT')
+    account_number = fields.Char("Account Number", readonly=True,
+        help="As the payer gave it.")
+    reason = fields.Selection([
+            ('unknown', "Unknown Account"),
+            ('closed', "Closed Account"),
+            ], "Reason", readonly=True, required=True)
+    payer_name = fields.Char("Payer", readonly=True)
+    address = fields.Char("Address", readonly=True)
+    accepted_at = fields.DateTime("Accepted At", readonly=True,
+        required=True)
+    period = fields.Date("Named Period", readonly=True)
+    amount = fields.Numeric(
+        "Amount", digits=(16, 2), readonly=True, required=True)
+    commission = fields.Numeric("Commission", digits=(16, 2), readonly=True)
+    branch = fields.Char("Branch", readonly=True)
+    terminal = fields.Char("Terminal", readonly=True)
+    operation_id = fields.Char("Operation", readonly=True)
+    operation_key = fields.Char("Operation Key", readonly=True,
+        required=True)
+    account = fields.Many2One(
+        'rkc.account', "Credit To",
+        domain=[('state', '=', 'open')],
+        states={
+            'readonly': Eval('state') != 'open',
+            'required': Eval('state') == 'assigned',
+            },
+        help="The account the operator found the money is for.")
+    payment = fields.Many2One(
+        'rkc.payment', "Payment", readonly=True, ondelete='RESTRICT')
+    note = fields.Text("Note",
+        help="How the account was found, or the refund's details.")
+    state = fields.Selection([
+            ('open', "Open"),
+            ('assigned', "Assigned"),
+            ('refunded', "Refunded"),
+            ], "State", readonly=True, required=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('operation_unique', Unique(t, t.agent, t.operation_key),
+                'rkc_utilities.msg_payment_operation_unique'),
+            ]
+        cls._order = [('accepted_at', 'DESC'), ('id', 'DESC')]
+        cls._transitions |= {('open', 'assigned'), ('open', 'refunded')}
+        cls._buttons.update({
+                'assign': {
+                    'invisible': Eval('state') != 'open',
+                    'readonly': ~Eval('account'),
+                    'depends': ['state', 'account'],
+                    },
+                'refund': {
+                    'invisible': Eval('state') != 'open',
+                    'depends': ['state'],
+                    },
+                })
+
+    @staticmethod
+    def default_state():
+        return 'open'
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('assigned')
+    def assign(cls, items):
+        """Credit the money to the chosen account, as the payment the agent
+        meant, and post it to the general ledger on its own."""
+        pool = Pool()
+        Payment = pool.get('rkc.payment')
+        Posting = pool.get('rkc.ledger.posting')
+        for item in items:
+            if not item.account:
+                raise PaymentError(gettext(
+                        'rkc_utilities.msg_suspense_no_account',
+                        number=item.account_number))
+            payment, = Payment.create([{
+                        'account': item.account.id, 'amount': item.amount,
+                        'commission': item.commission or ZERO,
+                        'accepted_at': item.accepted_at,
+                        'period': item.period, 'channel': 'registry',
+                        'agent': item.agent.id, 'branch': item.branch,
+                        'terminal': item.terminal,
+                        'operation_id': item.operation_id,
+                        'operation_key': item.operation_key,
+                        'payer_name': item.payer_name,
+                        'registry_import': (item.registry_import.id
+                            if item.registry_import else None),
+                        }])
+            Payment.post([payment])
+            Posting.summarize(str(payment), payment.date,
+                gettext('rkc_utilities.msg_suspense_move_description',
+                    number=item.account_number),
+                counter_account=item.agent.account)
+            item.payment = payment
+        cls.save(items)
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('refunded')
+    def refund(cls, items):
+        "The money goes back to the payer through the agent."
+
+
+def operation_key(branch, operation_id, date):
+    """An agent's registry operation: branch, number and date; the API's
+    operations carry no branch and are unique by number alone."""
+    if date is None:
+        return f'api|{operation_id}'
+    return f'{branch}|{operation_id}|{date.isoformat()}'
+
