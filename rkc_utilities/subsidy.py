@@ -107,6 +107,14 @@ class LedgerPosting(metaclass=PoolMeta):
         return Pool().get('rkc.ledger.line').get_origins()
 
 
+class Move(metaclass=PoolMeta):
+    __name__ = 'account.move'
+
+    @classmethod
+    def _get_origin(cls):
+        return super()._get_origin() + [ORIGIN]
+
+
 class Parameters(DatedMixin, ModelSQL, ModelView):
     "The regional parameters of the subsidy, dated."
     __name__ = 'rkc.subsidy.parameters'
@@ -374,7 +382,8 @@ class Application(Workflow, ModelSQL, ModelView):
         self.actual_charges = self.last_charges()
         income, subsidy = self.compute(parameters)
         reasons, notes = [], []
-        missing = [self.__class__._fields[name].string
+        strings = self.fields_get(list(DOCUMENTS))
+        missing = [strings[name]['string']
             for name in DOCUMENTS if not getattr(self, name)]
         if missing:
             reasons.append(gettext('rkc_utilities.msg_subsidy_documents',
@@ -393,11 +402,28 @@ class Application(Workflow, ModelSQL, ModelView):
         elif not subsidy.monthly:
             reasons.append(gettext('rkc_utilities.msg_subsidy_zero',
                     amount=round_money(subsidy.formula_amount)))
+        start = self.first_day(parameters)
+        for other in self.search([
+                    ('account', '=', self.account.id),
+                    ('state', '=', 'approved'),
+                    ('term_end', '>=', start),
+                    ('id', '!=', self.id),
+                    ]):
+            reasons.append(gettext('rkc_utilities.msg_subsidy_term_overlap',
+                    application=other.rec_name, start=other.term_start,
+                    end=other.term_end))
         debt, note = self.court_debt()
         reasons.extend(debt)
         notes.extend(note)
         self.reasons = '\n'.join(reasons) or None
         self.notes = '\n'.join(notes) or None
+
+    def first_day(self, parameters):
+        "The first day of the term: a renewal continues its predecessor."
+        start = parameters.term_start(self.applied_on)
+        if self.previous and self.previous.term_end:
+            start = max(start, self.previous.term_end + ONE_DAY)
+        return start
 
     def last_charges(self):
         "The account's charges of its last month billed by the application."
@@ -475,9 +501,7 @@ class Application(Workflow, ModelSQL, ModelView):
         Month = Pool().get('rkc.subsidy.month')
         for application in applications:
             parameters = application.parameters
-            start = parameters.term_start(application.applied_on)
-            if application.previous and application.previous.term_end:
-                start = max(start, application.previous.term_end + ONE_DAY)
+            start = application.first_day(parameters)
             application.term_start = start
             application.term_end = add_months(
                 start, parameters.term_months) - ONE_DAY

@@ -165,8 +165,9 @@ def test_rules_example_decided_printed_and_credited(town, tmp_path):
     assert checked['monthly'] == Decimal('4255.14')
     assert checked['reasons'] == []
     assert checked['notes'] == [
-        'Court-confirmed debt not checked: legal cases are not kept in '
-        'this database; ask for the no-debt certificate.']
+        'Задолженность, подтверждённая судом, не проверена: судебные дела '
+        'в базе не ведутся; запросите справку об отсутствии '
+        'задолженности.']
 
     decided = button(town, 'decide', application)
     assert decided['state'] == 'approved'
@@ -201,9 +202,15 @@ def test_rules_example_decided_printed_and_credited(town, tmp_path):
         "WHERE kind = 'subsidy' AND move IS NULL") == [(0,)]
 
     register = first['register'].decode('cp1251').splitlines()
-    assert register[0].startswith('№;Получатель') or \
-        register[0].startswith('No.;Recipient')
+    assert register[0].startswith('№;Получатель;Лицевой счёт;')
     assert any(';4255,14;4255,14;' in row for row in register[1:])
+
+    # The same flat cannot get a second subsidy for the same months.
+    second = apply(town, account, period + dt.timedelta(days=20), EXAMPLE)
+    overlap, = button(town, 'decide', second)['reasons']
+    assert overlap.startswith('Субсидия по лицевому счёту уже назначена '
+        f'по заявлению «{application} ')
+    assert overlap.endswith(f'» с {period} по {decided["term"][1]}.')
 
     times = town.run(_decision_times)
     assert sum(count for count, _ in times) >= 1
@@ -246,7 +253,7 @@ def test_capped_at_actual_charges(town):
 
 
 def test_zero_subsidy_is_refused_with_its_reason(town):
-    account, period, charges = billed_accounts(town)[0]
+    account, period, charges = billed_accounts(town)[3]
     # Income high enough that the family pays the standard cost itself,
     # yet its charges exceed 22 % of income.
     income = (charges / Decimal('0.22') - 1).quantize(Decimal('1'))
@@ -258,8 +265,8 @@ def test_zero_subsidy_is_refused_with_its_reason(town):
     assert expected.monthly == 0
     assert decided['state'] == 'refused'
     assert decided['reasons'] == [
-        f'The calculated subsidy is not positive '
-        f'({expected.formula_amount.quantize(Decimal("0.01"))}).']
+        f'Расчётный размер субсидии не положителен '
+        f'({round_money(expected.formula_amount)}).']
     assert decided['months'] == []
 
 
@@ -273,28 +280,29 @@ def test_refusal_states_every_reason(town, tmp_path):
         doc_incomes=False, doc_no_debt=False)
     decided = button(town, 'decide', application)
     assert decided['state'] == 'refused'
-    share = (charges * 10 * Decimal('0.22')).quantize(Decimal('0.01'))
+    share = round_money(charges * 10 * Decimal('0.22'))
     premise, = sql(town.database, 'SELECT p.number FROM rkc_premise p '
         'JOIN rkc_account a ON a.premise = p.id WHERE a.id = %s', account)
     reasons = decided['reasons']
-    assert reasons[0] == ('Documents not submitted: Income Certificates, '
-        'No-Debt Certificate.')
-    assert reasons[1].startswith('Nobody is registered at ')
-    assert f'кв. {premise[0]} on {period + dt.timedelta(days=2)}' in \
-        reasons[1]
-    assert reasons[2] == (f'Housing and utility costs of {charges} do not '
-        f'exceed the maximum share of income (22 %): {share}.')
+    assert reasons[0] == ('Не представлены документы: Справки о доходах, '
+        'Справка об отсутствии задолженности.')
+    assert reasons[1].startswith('По адресу ')
+    assert reasons[1].endswith(f'кв. {premise[0]} на '
+        f'{period + dt.timedelta(days=2)} никто не зарегистрирован.')
+    assert reasons[2] == (f'Расходы на оплату ЖКУ {charges} не превышают '
+        'максимально допустимую долю расходов в доходе семьи (22 %): '
+        f'{share}.')
     assert len(reasons) == 3
     pdf = tmp_path / 'refusal.pdf'
     pdf.write_bytes(town.run(_print, application))
     text = ' '.join(text_of(pdf).split())
     assert 'об отказе в предоставлении субсидии' in text
-    assert '1. Documents not submitted: Income Certificates' in text
-    assert '3. Housing and utility costs' in text
+    assert '1. Не представлены документы: Справки о доходах' in text
+    assert '3. Расходы на оплату ЖКУ' in text
 
 
 def test_change_of_family_mid_term_recalculates_the_rest(town):
-    account, period, charges = billed_accounts(town)[0]
+    account, period, charges = billed_accounts(town)[2]
     application = apply(town, account, period + dt.timedelta(days=4),
         EXAMPLE)
     decided = button(town, 'decide', application)
