@@ -25,3 +25,14 @@ def process_chunk(database, user, context, phase, chunk_id):
         tryton_job.transaction(record, traceback.format_exc(limit=5),
             database=database, user=user, context=context)
         raise
+
+
+def preview_recalculation(database, user, context, recalculation_id,
+        building_id):
+    "Preview the lines of one building of a building-wide recalculation."
+    def run():
+        from trytond.pool import Pool
+        Recalculation = Pool().get('rkc.recalculation')
+        Recalculation(recalculation_id).compute_building(building_id)
+    tryton_job.transaction(run, database=database, user=user,
+        context=context)

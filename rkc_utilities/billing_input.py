@@ -162,9 +162,12 @@ class ReferenceData:
         return self._norms.get((service_id, kind, rooms, residents))
 
 
-def load_chunk(period_start, building_ids, reference):
+def load_chunk(period_start, building_ids, reference, rebill=False,
+        account_ids=None):
     """Engine inputs of the accounts of the buildings that are open in the
-    period and not billed for it yet."""
+    period and not billed for it yet; with ``rebill``, of those billed too
+    (a recalculation re-runs a past period), limited to ``account_ids``
+    when given."""
     pool = Pool()
     Account = pool.get('rkc.account')
     Premise = pool.get('rkc.premise')
@@ -178,6 +181,17 @@ def load_chunk(period_start, building_ids, reference):
     account, premise, building = (
         Account.__table__(), Premise.__table__(), Building.__table__())
     billed = Line.__table__()
+    where = building.id.in_(list(building_ids)) & (
+        account.opened_on <= period_end) & (
+        (account.closed_on == Null) | (account.closed_on >= period_start))
+    if account_ids is not None:
+        where &= account.id.in_(list(account_ids))
+    if not rebill:
+        where &= ~Exists(billed.select(billed.id, where=(
+                    billed.account == account.id)
+                & (billed.period == period_start)
+                & billed.kind.in_(['charge', 'recalculation'])
+                & billed.origin.like('rkc.billing.run,%')))
     rows = _rows(account.join(premise, condition=account.premise == premise.id
             ).join(building, condition=premise.building == building.id
             ).select(
@@ -185,16 +199,7 @@ def load_chunk(period_start, building_ids, reference):
             premise.id, premise.kind, premise.total_area, premise.rooms,
             premise.meter_installable, building.id, building.total_area,
             building.common_area, building.heating_mode, building.heat_meter,
-            where=building.id.in_(list(building_ids))
-            & (account.opened_on <= period_end)
-            & ((account.closed_on == Null)
-                | (account.closed_on >= period_start))
-            & ~Exists(billed.select(billed.id, where=(
-                        billed.account == account.id)
-                    & (billed.period == period_start)
-                    & billed.kind.in_(['charge', 'recalculation'])
-                    & billed.origin.like('rkc.billing.run,%'))),
-            order_by=[account.id]))
+            where=where, order_by=[account.id]))
     if not rows:
         return []
     account_ids = [r[0] for r in rows]

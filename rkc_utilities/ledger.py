@@ -32,6 +32,7 @@ ORIGINS = [
     'rkc.billing.run',
     'rkc.payment',
     'rkc.payment.registry.import',
+    'rkc.recalculation',
     ]
 
 
