@@ -42,6 +42,11 @@ ACCOUNTS = {
     '91.01': ('Пени', 'revenue'),
     '91.02': ('Списание безнадёжной задолженности', 'expense'),
     }
+# Penalties are billed as a service of their own (receipts show them).
+PENALTY_SERVICE = {
+    'code': 'penalty', 'name': 'Пени', 'unit': 'руб.', 'method': 'fixed',
+    'sequence': 100, 'restrictable': False, 'meter_digits': 0,
+    }
 
 
 def company_id():
@@ -178,7 +183,8 @@ def reference_data(data=None):
     Tariff = pool.get('rkc.tariff')
     Norm = pool.get('rkc.norm')
     data = data or demo_reference()
-    if Service.search([], limit=1):
+    _penalty_service()
+    if Service.search([('code', '!=', PENALTY_SERVICE['code'])], limit=1):
         return
     category = _revenue_category()
     services = {}
@@ -210,6 +216,18 @@ def reference_data(data=None):
     Norm.create(norms)
 
 
+def _penalty_service():
+    "The service that carries penalties, its revenue on account 91.01."
+    pool = Pool()
+    Service = pool.get('rkc.service')
+    if Service.search([('code', '=', PENALTY_SERVICE['code'])], limit=1):
+        return
+    category = _revenue_category('Пени', '91.01')
+    Service.create([{**PENALTY_SERVICE,
+                'product': _service_product(PENALTY_SERVICE['name'],
+                    category)}])
+
+
 def _dated_rows(rows):
     "Rows valid from their date until the day before the next row's."
     rows = sorted(rows, key=lambda r: r['valid_from'])
@@ -222,13 +240,13 @@ def _dated_rows(rows):
     return result
 
 
-def _revenue_category():
+def _revenue_category(name='Коммунальные услуги', code='90.01'):
     pool = Pool()
     Category = pool.get('product.category')
     Account = pool.get('account.account')
-    revenue, = Account.search([('code', '=', '90.01')], limit=1)
+    revenue, = Account.search([('code', '=', code)], limit=1)
     category, = Category.create([{
-                'name': 'Коммунальные услуги', 'accounting': True,
+                'name': name, 'accounting': True,
                 'account_revenue': revenue.id}])
     return category
 

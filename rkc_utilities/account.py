@@ -9,5 +9,5 @@ class Move(metaclass=PoolMeta):
     @classmethod
     def _get_origin(cls):
         return super()._get_origin() + [
-            'rkc.billing.run', 'rkc.recalculation', 'rkc.payment',
-            'rkc.payment.registry.import']
+            'rkc.billing.run', 'rkc.penalty.run', 'rkc.recalculation',
+            'rkc.payment', 'rkc.payment.registry.import']

@@ -30,6 +30,7 @@ KINDS = [
     ]
 ORIGINS = [
     'rkc.billing.run',
+    'rkc.penalty.run',
     'rkc.payment',
     'rkc.payment.registry.import',
     'rkc.recalculation',
