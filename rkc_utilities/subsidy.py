@@ -6,7 +6,6 @@ eligibility checks, the decision with every reason, a six-month term
 recalculated when the family or income changes, monthly crediting into
 the subledger against the social-protection budget (76.01), the monthly
 register for the social-protection body and the time to decision."""
-import datetime as dt
 import io
 from collections import defaultdict
 from decimal import Decimal
@@ -50,7 +49,7 @@ DOCUMENTS = ('doc_passports', 'doc_registration', 'doc_ownership',
     'doc_incomes', 'doc_no_debt')
 CHARGED_KINDS = ('charge', 'recalculation')
 # Stages of a legal case in which a court has confirmed the debt.
-COURT_CONFIRMED = {'order_issued', 'bailiffs', 'judgement', 'enforcement'}
+COURT_CONFIRMED = {'order', 'bailiffs'}
 # States of a restructuring agreement that is being honoured.
 AGREEMENT_HONOURED = {'active', 'completed'}
 COURT_DEBT_YEARS = 3
@@ -448,14 +447,11 @@ class Application(Workflow, ModelSQL, ModelView):
             Case = pool.get('rkc.legal.case')
         except KeyError:
             return [], [gettext('rkc_utilities.msg_subsidy_debt_unchecked')]
-        stage = 'stage' if 'stage' in Case._fields else 'state'
-        since = self.applied_on.replace(
-            year=self.applied_on.year - COURT_DEBT_YEARS)
+        since = add_months(self.applied_on, -12 * COURT_DEBT_YEARS)
         cases = Case.search([
                 ('account', '=', self.account.id),
-                (stage, 'in', list(COURT_CONFIRMED)),
-                ('create_date', '>=', dt.datetime.combine(
-                        since, dt.time())),
+                ('stage', 'in', list(COURT_CONFIRMED)),
+                ('order_date', '>=', since),
                 ])
         if not cases:
             return [], []

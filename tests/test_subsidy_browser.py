@@ -1,0 +1,170 @@
+"""A social worker walks one complete subsidy application on the sao desk
+in headless Chromium: the family and incomes entered in the editable list,
+the documents ticked, Check, Decide, the decision printed. The test prints
+the number of screens and the elapsed time of the walk."""
+import json
+import re
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from test_receipt_pdf import text_of
+
+from desk import chromium, demo_desk, login
+
+pytestmark = pytest.mark.browser
+
+FAMILY = [('Иванов Иван Иванович', ('Трудоспособный', 'Working Age'), '90000'),
+    ('Иванова Мария Петровна', ('Трудоспособный', 'Working Age'), '90000'),
+    ('Иванов Пётр Иванович', ('Ребёнок', 'Child'), '0')]
+DOCUMENTS = ('doc_passports', 'doc_registration', 'doc_ownership',
+    'doc_incomes', 'doc_no_debt')
+# Reception has registered the visit: applicant, account and region; the
+# social worker enters the rest.
+PREPARE = """\
+import datetime as dt
+from decimal import Decimal
+pool = Pool()
+Parameters = pool.get('rkc.subsidy.parameters')
+Configuration = pool.get('rkc.configuration')
+Account = pool.get('account.account')
+Application = pool.get('rkc.subsidy.application')
+Parameters.create([{'region': 'Демо-область',
+    'valid_from': dt.date(2020, 1, 1), 'standard_cost_1': Decimal('3100'),
+    'standard_cost_2': Decimal('2850'), 'standard_cost_3': Decimal('2600'),
+    'max_share': Decimal('0.22'), 'minimum_working': Decimal('19329'),
+    'minimum_pensioner': Decimal('15250'),
+    'minimum_child': Decimal('17201')}])
+config = Configuration(1)
+config.subsidy_account, = Account.search([('code', '=', '76.01')])
+config.save()
+cursor = Transaction().connection.cursor()
+cursor.execute(
+    "SELECT l.account, l.period, SUM(l.amount) FROM rkc_ledger_line l "
+    "WHERE l.kind = 'charge' AND l.period = (SELECT MAX(period) "
+    "FROM rkc_ledger_line WHERE kind = 'charge') "
+    "GROUP BY l.account, l.period ORDER BY SUM(l.amount) DESC LIMIT 1")
+account, period, charges = cursor.fetchone()
+if isinstance(period, str):
+    period = dt.date.fromisoformat(period)
+RkcAccount = pool.get('rkc.account')
+application, = Application.create([{
+    'account': account, 'applicant': RkcAccount(account).payer.id,
+    'region': 'Демо-область',
+    'applied_on': period + dt.timedelta(days=9)}])
+return {'application': application.id, 'charges': str(charges)}
+"""
+READ = """\
+Application = Pool().get('rkc.subsidy.application')
+application = Application({id})
+return {{'state': application.state, 'monthly': str(application.monthly),
+    'members': len(application.members),
+    'months': [str(m.amount) for m in application.months]}}
+"""
+SCRIPT = """\
+import json
+from rkc import settings, tryton_job
+tryton_job.configure(settings.config_file())
+def run():
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+{body}
+print(json.dumps(tryton_job.transaction(run, database={database!r},
+    context={{'language': 'ru'}})))
+"""
+
+
+def tryton(env, database, body):
+    source = SCRIPT.format(body=textwrap.indent(body, '    '),
+        database=database)
+    output = subprocess.run([sys.executable, '-c', source], env=env,
+        check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope='module')
+def desk(tmp_path_factory):
+    with demo_desk(tmp_path_factory.mktemp('subsidy_desk')) as served:
+        yield served
+
+
+def digits(text):
+    return re.sub(r'\D', '', text or '')
+
+
+def test_social_worker_walks_one_application(desk, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+    url, database, env = desk
+    prepared = tryton(env, database, PREPARE)
+    application = prepared['application']
+    downloads = tmp_path / 'downloads'
+    downloads.mkdir()
+    driver = chromium(download_dir=downloads)
+    try:
+        wait = login(driver, url, database)
+        started = time.monotonic()
+        screens = 1
+        driver.get(f'{url}#{database}/model/rkc.subsidy.application/'
+            f'{application}')
+        new = wait.until(lambda d: [b for b in d.find_elements(
+                    By.CSS_SELECTOR, '.form-one2many button')
+                if b.get_attribute('title') in ('New', 'Создать')
+                and b.is_displayed() and b.is_enabled()])[0]
+        for name, group, income in FAMILY:
+            new.click()
+            cell = wait.until(lambda d: d.switch_to.active_element
+                if d.switch_to.active_element.tag_name == 'input'
+                else None)
+            cell.send_keys(name, Keys.TAB)
+            select = wait.until(lambda d: d.switch_to.active_element
+                if d.switch_to.active_element.tag_name == 'select'
+                else None)
+            options = [o.text for o in Select(select).options]
+            Select(select).select_by_visible_text(
+                next(g for g in group if g in options))
+            select.send_keys(Keys.TAB)
+            amount = wait.until(lambda d: d.switch_to.active_element
+                if d.switch_to.active_element.tag_name == 'input'
+                else None)
+            amount.send_keys(Keys.CONTROL, 'a')
+            amount.send_keys(income, Keys.TAB)
+        for document in DOCUMENTS:
+            driver.find_element(
+                By.CSS_SELECTOR, f'input[name={document}]').click()
+
+        driver.find_element(By.CSS_SELECTOR, 'button[name=check]').click()
+        wait.until(lambda d: digits(d.find_element(
+                    By.CSS_SELECTOR, 'input[name=monthly]').get_attribute(
+                    'value')) == '425514')
+        driver.find_element(By.CSS_SELECTOR, 'button[name=decide]').click()
+        wait.until(lambda d: not d.find_element(
+                By.CSS_SELECTOR, 'button[name=decide]').is_displayed())
+
+        driver.find_element(By.CSS_SELECTOR, 'button#print').click()
+        wait.until(lambda d: [a for a in d.find_elements(
+                    By.CSS_SELECTOR, 'ul[aria-labelledby=print] a')
+                if 'субсид' in a.text.lower() or 'Subsidy' in a.text]
+            )[0].click()
+        screens += 1
+        pdf = wait.until(lambda d: next((p for p in downloads.iterdir()
+                    if p.suffix == '.pdf'), None))
+        elapsed = time.monotonic() - started
+    finally:
+        # What the worker saw last, for a failure's diagnosis.
+        driver.save_screenshot(str(tmp_path / 'application.png'))
+        print(driver.find_element(By.TAG_NAME, 'body').text[-2000:])
+        driver.quit()
+
+    print(f'\nsubsidy walk: {screens} screens, {elapsed:.1f} s')
+    stored = tryton(env, database, READ.format(id=application))
+    assert stored['state'] == 'approved'
+    assert stored['monthly'] == '4255.14'
+    assert stored['members'] == 3
+    assert stored['months'] == ['4255.14'] * 6
+    text = ' '.join(text_of(pdf).split())
+    assert 'о предоставлении субсидии' in text
+    assert 'в размере 4 255,14 руб. в месяц' in text
