@@ -1,7 +1,10 @@
 # This file is part of rkc_utilities.  The COPYRIGHT file at the top level of
 # this repository contains the full copyright notices and license terms.
 "Personal accounts (лицевые счета): who pays for which premise and services."
+from decimal import Decimal
 from fractions import Fraction
+
+from sql.aggregate import Max, Sum
 
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Unique, Workflow, fields
@@ -11,12 +14,23 @@ from trytond.transaction import Transaction
 
 from rkc.engine.account_number import account_number_is_valid
 
+from rkc.engine.dated import add_months
+from rkc.engine.money import round_money
+
 from .common import DatedMixin, today
 from .exceptions import AccountNumberError, ShareError
 
 STATES = [
     ('open', "Open"),
     ('closed', "Closed"),
+    ]
+# The documents the account card lists while they are in progress: the
+# model, its state field and the states that end them.
+OPEN_MATTERS = [
+    ('rkc.recalculation', 'state', ['posted', 'cancelled']),
+    ('rkc.subsidy.application', 'state', ['refused']),
+    ('rkc.agreement', 'state', ['completed']),
+    ('rkc.legal.case', 'stage', ['paid', 'written_off', 'cancelled']),
     ]
 
 
@@ -80,6 +94,28 @@ class Account(Workflow, ModelSQL, ModelView):
         "e-mail.")
     call_consent = fields.Boolean("Call Consent",
         help="The consumer agreed to reminder calls.")
+    balance = fields.Function(fields.Numeric(
+            "Balance", digits=(16, 2),
+            help="Debt (positive) or advance (negative) in the subledger."),
+        'get_balance')
+    residents = fields.Function(fields.Integer(
+            "Residents", help="Registered at the premise today."),
+        'get_residents')
+    last_readings = fields.Function(fields.Many2Many(
+            'rkc.meter.reading', None, None, "Last Readings",
+            help="The latest reading of each meter of the premise."),
+        'get_last_readings')
+    recent_turnovers = fields.Function(fields.Many2Many(
+            'rkc.turnover', None, None, "Turnover, 12 Months"),
+        'get_recent_ledger')
+    payments = fields.Function(fields.Many2Many(
+            'rkc.ledger.line', None, None, "Payments, 12 Months"),
+        'get_recent_ledger')
+    open_matters = fields.Function(fields.Text(
+            "Open Matters",
+            help="Recalculations, subsidies, agreements and legal cases "
+            "still in progress."),
+        'get_open_matters')
 
     @classmethod
     def __setup__(cls):
@@ -123,10 +159,31 @@ class Account(Workflow, ModelSQL, ModelView):
         _, operator, value = clause[:3]
         bool_op = 'AND' if operator.startswith('!') or operator.startswith(
             'not ') else 'OR'
+        if bool_op == 'OR' and operator.endswith('like') \
+                and isinstance(value, str):
+            words = [w for w in value.replace('%', ' ').replace(
+                    ',', ' ').split() if not w.endswith('.')]
+            if len(words) > 1:
+                # An address or a name typed as at the desk ("Ленина 5 кв.
+                # 12", "Иванова Мария"): every word must match something.
+                return [cls._search_word(w) for w in words]
         return [bool_op,
             ('number', operator, value) + tuple(clause[3:]),
             ('payer.name', operator, value) + tuple(clause[3:]),
             ('premise.building.street', operator, value) + tuple(clause[3:]),
+            ('premise.building.house', operator, value) + tuple(clause[3:]),
+            ('premise.number', operator, value) + tuple(clause[3:]),
+            ]
+
+    @staticmethod
+    def _search_word(word):
+        "A word of a desk search: numbers match exactly, names partly."
+        return ['OR',
+            ('number', '=', word),
+            ('premise.building.house', '=', word),
+            ('premise.number', '=', word),
+            ('payer.name', 'ilike', f'%{word}%'),
+            ('premise.building.street', 'ilike', f'%{word}%'),
             ]
 
     def get_meters(self, name):
@@ -134,6 +191,84 @@ class Account(Workflow, ModelSQL, ModelView):
         Meter = pool.get('rkc.meter')
         return [m.id for m in Meter.search(
                 [('premise', '=', self.premise.id)])]
+
+    @classmethod
+    def get_balance(cls, accounts, name):
+        pool = Pool()
+        Line = pool.get('rkc.ledger.line')
+        line = Line.__table__()
+        cursor = Transaction().connection.cursor()
+        balances = dict.fromkeys((a.id for a in accounts), Decimal(0))
+        cursor.execute(*line.select(line.account, Sum(line.amount),
+                where=line.account.in_(list(balances)),
+                group_by=[line.account]))
+        for account, amount in cursor:
+            balances[account] = _money(amount)
+        return balances
+
+    def get_residents(self, name):
+        return self.premise.residents_on(today())
+
+    @classmethod
+    def get_last_readings(cls, accounts, name):
+        pool = Pool()
+        Meter = pool.get('rkc.meter')
+        Reading = pool.get('rkc.meter.reading')
+        meter = Meter.__table__()
+        reading = Reading.__table__()
+        latest = Reading.__table__()
+        premises = {a.premise.id: a.id for a in accounts}
+        readings = {a.id: [] for a in accounts}
+        cursor = Transaction().connection.cursor()
+        last = latest.join(meter, condition=meter.id == latest.meter).select(
+            latest.meter, Max(latest.read_at).as_('read_at'),
+            where=meter.premise.in_(list(premises)),
+            group_by=[latest.meter])
+        cursor.execute(*reading.join(last, condition=(
+                    last.meter == reading.meter)
+                & (last.read_at == reading.read_at)).join(
+                meter, condition=meter.id == reading.meter).select(
+                meter.premise, Max(reading.id),
+                group_by=[meter.premise, reading.meter]))
+        for premise, reading_id in cursor:
+            readings[premises[premise]].append(reading_id)
+        return readings
+
+    @classmethod
+    def get_recent_ledger(cls, accounts, name):
+        "The account's turnover or payments of the last 12 months."
+        pool = Pool()
+        Model, domain = {
+            'recent_turnovers': (pool.get('rkc.turnover'), []),
+            'payments': (pool.get('rkc.ledger.line'),
+                [('kind', '=', 'payment')]),
+            }[name]
+        since = add_months(today().replace(day=1), -11)
+        records = {a.id: [] for a in accounts}
+        for record in Model.search([
+                    ('account', 'in', list(records)),
+                    ('period', '>=', since),
+                    ] + domain):
+            records[record.account.id].append(record.id)
+        return records
+
+    def get_open_matters(self, name):
+        pool = Pool()
+        matters = []
+        for model, state, closed in OPEN_MATTERS:
+            try:
+                Model = pool.get(model)
+            except KeyError:
+                # Not installed (yet): nothing of that kind can be open.
+                continue
+            for record in Model.search([
+                        ('account', '=', self.id),
+                        (state, 'not in', closed),
+                        ]):
+                matters.append(
+                    f'{Model.__names__()["model"]}: {record.rec_name} '
+                    f'({_selection_string(record, state)})')
+        return '\n'.join(matters)
 
     @classmethod
     def preprocess_values(cls, mode, values):
@@ -186,6 +321,16 @@ class Account(Workflow, ModelSQL, ModelView):
     def services_on(self, date):
         "The account's services billed on a date."
         return [s.service for s in self.services if s.covers(date)]
+
+
+def _money(value):
+    "A sum read from SQL (SQLite sums money as floats) in kopecks."
+    return round_money(Decimal(str(value)))
+
+
+def _selection_string(record, field):
+    return dict(record.fields_get([field])[field]['selection']).get(
+        getattr(record, field), getattr(record, field))
 
 
 class AccountOwner(ModelSQL, ModelView):
@@ -250,6 +395,10 @@ class AccountService(DatedMixin, ModelSQL, ModelView):
         'rkc.account', "Account", required=True, ondelete='CASCADE')
     service = fields.Many2One(
         'rkc.service', "Service", required=True, ondelete='RESTRICT')
+    balance = fields.Function(fields.Numeric(
+            "Balance", digits=(16, 2),
+            help="Debt (positive) or advance (negative) for the service."),
+        'get_balance')
 
     @staticmethod
     def default_valid_from():
@@ -258,3 +407,27 @@ class AccountService(DatedMixin, ModelSQL, ModelView):
 
     def get_rec_name(self, name):
         return f'{self.service.rec_name}: {super().get_rec_name(name)}'
+
+    @classmethod
+    def get_balance(cls, subscriptions, name):
+        """The subledger balance of the service, shown on the latest
+        subscription to it (earlier ones would count it twice)."""
+        pool = Pool()
+        Line = pool.get('rkc.ledger.line')
+        line = Line.__table__()
+        latest = {}
+        for subscription in sorted(
+                subscriptions, key=lambda s: s.valid_from):
+            latest[subscription.account.id, subscription.service.id] = (
+                subscription.id)
+        balances = dict.fromkeys(s.id for s in subscriptions)
+        balances.update(dict.fromkeys(latest.values(), Decimal(0)))
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*line.select(
+                line.account, line.service, Sum(line.amount),
+                where=line.account.in_(list({a for a, _ in latest})),
+                group_by=[line.account, line.service]))
+        for account, service, amount in cursor:
+            if (account, service) in latest:
+                balances[latest[account, service]] = _money(amount)
+        return balances
