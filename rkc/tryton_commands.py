@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from rkc import settings, tryton_job
@@ -192,9 +193,11 @@ def demo(args):
         setup.company_and_accounts, database=name)
     tryton_job.transaction(setup.reference_data, database=name,
         context={'company': company})
+    started = time.monotonic()
     (bulk_loader if args.bulk else loader).load_town(
         name, accounts=args.accounts)
-    print(f'Demo town of {args.accounts} accounts is ready.')
+    print(f'Demo town of {args.accounts} accounts is ready (loaded in '
+        f'{time.monotonic() - started:.0f} s).', flush=True)
     _bill_demo_months(name, {'company': company}, args.billed_months)
     print(f'Log in at http://localhost:{args.port}/ as admin, '
         f'password "{DEMO_PASSWORD}", database "{name}".', flush=True)
