@@ -10,9 +10,7 @@ from collections import defaultdict
 from decimal import Decimal
 from importlib import resources
 
-from sql import Literal
 from sql.aggregate import Sum
-from sql.conditionals import Case
 from sql.operators import Concat
 
 from trytond.i18n import gettext
@@ -258,29 +256,27 @@ def _ledgers(account_ids):
     Line = pool.get('rkc.ledger.line')
     line = Line.__table__()
     cursor = Transaction().connection.cursor()
-    is_penalty = Case(
-        ((line.kind == 'penalty') | (line.method == 'penalty'), Literal(1)),
-        else_=Literal(0))
     ledgers = defaultdict(_AccountLedger)
     for ids in grouped_slice(account_ids):
         cursor.execute(*line.select(
-                line.account, line.period, line.service, is_penalty,
-                Sum(line.amount),
-                Sum(Case((line.kind == 'charge', line.amount),
-                        else_=ZERO)),
+                line.account, line.period, line.service, line.kind,
+                line.method, Sum(line.amount),
                 where=line.account.in_(list(ids)),
                 group_by=[line.account, line.period, line.service,
-                    is_penalty]))
-        for account, period, service, penalty, amount, charge in cursor:
+                    line.kind, line.method]))
+        for account, period, service, kind, method, amount in cursor:
             ledger = ledgers[account]
             period = _date(period)
+            amount = _money(amount)
             key = (period, service)
-            if penalty:
-                ledger.penalty[key] += _money(amount)
+            # Penalties and the payments of them are a balance apart.
+            if kind == 'penalty' or method == 'penalty':
+                ledger.penalty[key] += amount
             else:
-                ledger.principal[key] += _money(amount)
-                if charge:
-                    ledger.charged[period][service] = _money(charge)
+                ledger.principal[key] += amount
+            if kind == 'charge':
+                charged = ledger.charged[period]
+                charged[service] = charged.get(service, ZERO) + amount
     return ledgers
 
 
