@@ -8,15 +8,18 @@ import json
 from collections import defaultdict
 from decimal import Decimal
 
+from sql import Column
 from sql.aggregate import Sum
+from sql.functions import CurrentTimestamp
 
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Workflow, fields
+from trytond.model.fields import SQL_OPERATORS
 from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
 
-from rkc import queue
+from rkc import queue, tryton_job
 from rkc.engine import billing as engine
 from rkc.engine.money import round_money
 
@@ -184,6 +187,28 @@ class BillingRun(Workflow, ModelSQL, ModelView):
                 transaction.user,
                 {'company': transaction.context.get('company')}, phase,
                 [c.id for c in run.chunks if c.state != done])
+            # A worker killed after its chunk but before the finish job.
+            transaction.atexit(_enqueue_finish, transaction.database.name,
+                transaction.user,
+                {'company': transaction.context.get('company')}, run.id,
+                phase)
+
+    @classmethod
+    def finish_if_done(cls, run_id, phase):
+        """Close the phase if its last chunk is done and nobody closed it
+        yet; the run is locked only then."""
+        pool = Pool()
+        Chunk = pool.get('rkc.billing.run.chunk')
+        done_state = 'previewed' if phase == 'preview' else 'posted'
+        running = 'previewing' if phase == 'preview' else 'posting'
+        if Chunk.search([('run', '=', run_id), ('state', '!=', done_state)],
+                limit=1):
+            return
+        run = cls(run_id)
+        # Two chunks finishing at once: the run's lock lets one through.
+        cls.lock([run])
+        if cls(run_id).state == running:
+            cls.finish(run, phase)
 
     @classmethod
     def finish(cls, run, phase):
@@ -225,6 +250,21 @@ def _enqueue_chunks(database, user, context, phase, chunk_ids):
             for chunk_id in chunk_ids])
 
 
+def _enqueue_finish(database, user, context, run_id, phase):
+    queue.enqueue_all(f'{__name__}.finish_phase',
+        [(database, user, context, run_id, phase)])
+
+
+def finish_phase(database, user, context, run_id, phase):
+    """The job closing a run's phase, queued by each chunk once committed:
+    the chunk's own transaction neither waits for nor retries on the run's
+    lock, and a fresh transaction sees the other chunks' commits."""
+    def finish():
+        Pool().get('rkc.billing.run').finish_if_done(run_id, phase)
+    tryton_job.transaction(finish, database=database, user=user,
+        context=context)
+
+
 class BillingChunk(ModelSQL, ModelView):
     __name__ = 'rkc.billing.run.chunk'
 
@@ -252,7 +292,6 @@ class BillingChunk(ModelSQL, ModelView):
         outliers, ``post`` writes the subledger lines. Idempotent: a chunk
         done in its phase is skipped; its own rows are replaced."""
         pool = Pool()
-        Run = pool.get('rkc.billing.run')
         Line = pool.get('rkc.ledger.line')
         Total = pool.get('rkc.billing.run.total')
         Error = pool.get('rkc.billing.run.error')
@@ -270,9 +309,6 @@ class BillingChunk(ModelSQL, ModelView):
         origin = str(run)
         reference = ReferenceData()
         accounts = load_chunk(period, [chunk.building.id], reference)
-        for model in (Total, Error, Outlier):
-            model.delete(model.search([('chunk', '=', chunk.id),
-                        ('phase', '=', phase)]))
         # Charges are accrued in the month they are for.
         posted_on = run.period.end_date
         rows, errors, totals = [], [], defaultdict(
@@ -309,24 +345,27 @@ class BillingChunk(ModelSQL, ModelView):
         outliers = Outlier.detect(run, chunk, phase, rows)
         if phase == 'post':
             Line.insert_rows(rows)
-        Total.create([{
+        Total.replace(chunk, phase, [{
                     'run': run.id, 'chunk': chunk.id, 'phase': phase,
                     'centre': centre, 'service': service,
                     'amount': amount, 'volume': volume, 'lines': count}
                 for (centre, service), (amount, volume, count)
                 in totals.items()])
-        Error.create(errors)
-        Outlier.create(outliers)
-        chunk.state = done_state
-        chunk.failure = None
-        chunk.accounts = len(accounts)
-        chunk.lines = len(rows)
-        chunk.save()
-        Run.lock([run])
-        pending = self.__class__.search([
-                ('run', '=', run.id), ('state', '!=', done_state)], limit=1)
-        if not pending:
-            Run.finish(run, phase)
+        Error.replace(chunk, phase, errors)
+        Outlier.replace(chunk, phase, outliers)
+        # Plain SQL like the results above: the ORM's create and write cost
+        # more than the chunk's own billing.
+        table = self.__table__()
+        transaction = Transaction()
+        transaction.connection.cursor().execute(*table.update(
+                [table.state, table.failure, table.accounts, table.lines,
+                    table.write_uid, table.write_date],
+                [done_state, None, len(accounts), len(rows),
+                    transaction.user, CurrentTimestamp()],
+                where=table.id == chunk.id))
+        transaction.atexit(_enqueue_finish, transaction.database.name,
+            transaction.user, {'company': transaction.context.get('company')},
+            run.id, phase)
 
 
 class ChunkResultMixin:
@@ -340,6 +379,25 @@ class ChunkResultMixin:
             ('preview', "Preview"),
             ('post', "Posted"),
             ], "Phase", readonly=True)
+
+    @classmethod
+    def replace(cls, chunk, phase, rows):
+        """Write the chunk's results of the phase (dicts of column values),
+        replacing those of an earlier attempt, in two statements."""
+        table = cls.__table__()
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
+        cursor.execute(*table.delete(
+                where=(table.chunk == chunk.id) & (table.phase == phase)))
+        if not rows:
+            return
+        columns = list(rows[0])
+        cursor.execute(*table.insert(
+                [Column(table, c) for c in columns]
+                + [table.create_uid, table.create_date],
+                values=[[row[c] for c in columns]
+                    + [transaction.user, CurrentTimestamp()]
+                    for row in rows]))
 
 
 class BillingTotal(ChunkResultMixin, ModelSQL, ModelView):
@@ -395,7 +453,8 @@ class BillingOutlier(ChunkResultMixin, ModelSQL, ModelView):
         cursor = Transaction().connection.cursor()
         cursor.execute(*line.select(
                 line.account, line.service, Sum(line.amount),
-                where=line.account.in_(list({a for a, _ in amounts}))
+                where=SQL_OPERATORS['in'](
+                    line.account, list({a for a, _ in amounts}))
                 & (line.period == previous_period)
                 & (line.kind == 'charge'),
                 group_by=[line.account, line.service]))

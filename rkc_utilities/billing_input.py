@@ -10,6 +10,7 @@ from decimal import Decimal
 from sql import Literal, Null
 from sql.operators import Exists
 
+from trytond.model.fields import SQL_OPERATORS
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
@@ -47,6 +48,12 @@ def _rows(query):
     cursor = Transaction().connection.cursor()
     cursor.execute(*query)
     return cursor.fetchall()
+
+
+def _in(column, values):
+    """``column IN values`` as one array parameter on PostgreSQL: a query
+    with a placeholder per id costs more to prepare than to run."""
+    return SQL_OPERATORS['in'](column, list(values))
 
 
 def _date(value):
@@ -210,14 +217,14 @@ def load_chunk(period_start, building_ids, reference, rebill=False,
     for premise_id, count, first, last in _rows(residents.select(
                 residents.premise, residents.count, residents.valid_from,
                 residents.valid_to,
-                where=residents.premise.in_(premise_ids))):
+                where=_in(residents.premise, premise_ids))):
         by_premise[premise_id].append(
             engine.Residents(count, _date(first), _date(last)))
 
     owner = Owner.__table__()
     owners = defaultdict(int)
     for account_id, in _rows(owner.select(owner.account, where=(
-                    owner.account.in_(account_ids))
+                    _in(owner.account, account_ids))
                 & (owner.role == 'owner'))):
         owners[account_id] += 1
 
@@ -226,7 +233,7 @@ def load_chunk(period_start, building_ids, reference, rebill=False,
     for account_id, service_id, first, last in _rows(subscription.select(
                 subscription.account, subscription.service,
                 subscription.valid_from, subscription.valid_to,
-                where=subscription.account.in_(account_ids))):
+                where=_in(subscription.account, account_ids))):
         services[account_id].append((service_id, _date(first), _date(last)))
 
     heat = _load_building_heat(period_start, period_end, building_ids,
@@ -344,7 +351,7 @@ def _load_meters(period_start, period_end, premise_accounts):
             meter.id, meter.premise, meter.service, meter.state,
             meter.installed_on, meter.verified_on,
             meter.verification_interval, meter.zones, meter.digits,
-            where=meter.premise.in_(list(premise_accounts))
+            where=_in(meter.premise, premise_accounts)
             & (meter.state != 'removed')
             & (meter.installed_on <= period_end),
             order_by=[meter.id]))
@@ -355,7 +362,7 @@ def _load_meters(period_start, period_end, premise_accounts):
     for meter_id, read_at, v1, v2, v3 in _rows(reading.select(
                 reading.meter, reading.read_at, reading.value,
                 reading.value_t2, reading.value_t3,
-                where=reading.meter.in_([r[0] for r in meter_rows])
+                where=_in(reading.meter, (r[0] for r in meter_rows))
                 & (reading.state == 'valid')
                 & (reading.read_at >= dt.datetime.combine(
                         history_start, dt.time()))
@@ -370,7 +377,7 @@ def _load_meters(period_start, period_end, premise_accounts):
     for account_id, service_id, period, volume, basis in _rows(line.select(
                 line.account, line.service, line.period, line.volume,
                 line.basis,
-                where=line.account.in_(list(premise_accounts.values()))
+                where=_in(line.account, premise_accounts.values())
                 & (line.kind == 'charge') & (line.method == 'average')
                 & (line.period >= history_start)
                 & (line.period < period_start),

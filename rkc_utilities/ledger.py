@@ -125,9 +125,9 @@ class LedgerLine(ModelSQL, ModelView):
 
     @classmethod
     def insert_rows(cls, rows):
-        """Insert plain rows (dicts with the table's columns) in one
-        statement; rows already there (same unique key) are skipped.
-        Returns the number inserted."""
+        """Insert plain rows (dicts with the table's columns) with one
+        statement prepared once; rows already there (same unique key) are
+        skipped. Returns the number inserted."""
         if not rows:
             return 0
         table = cls.__table__()
@@ -138,14 +138,15 @@ class LedgerLine(ModelSQL, ModelView):
             'origin', 'part']
         cursor = transaction.connection.cursor()
         user = transaction.user
-        values = [[row[c] for c in columns] + [user] for row in rows]
-        query = table.insert(
-            [getattr(table, c) for c in columns] + [table.create_uid],
-            values=values)
-        sql, params = tuple(query)
+        sql, _ = tuple(table.insert(
+                [getattr(table, c) for c in columns] + [table.create_uid],
+                values=[[None] * (len(columns) + 1)]))
         sql += (' ON CONFLICT (account, service, period, kind, origin, '
             'part) DO NOTHING')
-        cursor.execute(sql, params)
+        # One statement per row, pipelined by psycopg: a single statement
+        # with a placeholder per value costs more to prepare than to run.
+        cursor.executemany(sql,
+            [[row[c] for c in columns] + [user] for row in rows])
         return cursor.rowcount
 
     @classmethod
