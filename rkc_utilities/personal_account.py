@@ -164,9 +164,7 @@ class Account(Workflow, ModelSQL, ModelView):
             words = [w for w in value.replace('%', ' ').replace(
                     ',', ' ').split() if not w.endswith('.')]
             if len(words) > 1:
-                # An address or a name typed as at the desk ("Ленина 5 кв.
-                # 12", "Иванова Мария"): every word must match something.
-                return [cls._search_word(w) for w in words]
+                return cls._search_desk_words(words)
         return [bool_op,
             ('number', operator, value) + tuple(clause[3:]),
             ('payer.name', operator, value) + tuple(clause[3:]),
@@ -176,15 +174,23 @@ class Account(Workflow, ModelSQL, ModelView):
             ]
 
     @staticmethod
-    def _search_word(word):
-        "A word of a desk search: numbers match exactly, names partly."
-        return ['OR',
-            ('number', '=', word),
-            ('premise.building.house', '=', word),
-            ('premise.number', '=', word),
-            ('payer.name', 'ilike', f'%{word}%'),
-            ('premise.building.street', 'ilike', f'%{word}%'),
-            ]
+    def _search_desk_words(words):
+        """Words typed as at the desk: an address ("Ленина 5 кв. 12": the
+        numbers after the street are the house and the flat) or a name;
+        every word must match."""
+        numbers = []
+        while words and any(c.isdigit() for c in words[-1]) \
+                and len(numbers) < 2:
+            numbers.insert(0, words.pop())
+        domain = [['OR',
+                ('payer.name', 'ilike', f'%{w}%'),
+                ('premise.building.street', 'ilike', f'%{w}%'),
+                ] for w in words]
+        for field, number in zip(
+                ['premise.building.house', 'premise.number'][:len(numbers)],
+                numbers, strict=True):
+            domain.append((field, '=', number))
+        return domain
 
     def get_meters(self, name):
         pool = Pool()

@@ -17,6 +17,8 @@ from rkc.engine.dated import add_months
 
 from .common import today
 
+# Sums default to a Decimal zero; comparisons are with the integer 0
+# because SQLite compares a Decimal parameter as text.
 ZERO = Decimal(0)
 MONEY = {'digits': (16, 2), 'readonly': True}
 # Debt ageing: the buckets' field and how many whole months back they start
@@ -112,7 +114,7 @@ class Collection(ModelSQL, ModelView):
             line.centre, line.service, line.period,
             _money(charged).as_('charged'),
             _money(paid).as_('paid'),
-            Round(paid * 100 / NullIf(charged, ZERO), 1).as_('rate'),
+            Round(paid * 100 / NullIf(charged, 0), 1).as_('rate'),
             group_by=[line.centre, line.service, line.period])
 
 
@@ -212,7 +214,7 @@ class DebtAgeing(ModelSQL, ModelView):
         debits = line.select(
             line.account, line.period,
             Sum(line.amount).as_('debit'),
-            where=upto & (line.amount > ZERO),
+            where=upto & (line.amount > 0),
             group_by=[line.account, line.period])
         # Debits newer than a month's: the debt they explain first.
         window = Window([debits.account], order_by=[debits.period.desc])
@@ -223,8 +225,8 @@ class DebtAgeing(ModelSQL, ModelView):
             condition=balances.account == newer.account).select(
             newer.account, newer.period,
             Greatest(Least(newer.debit, balances.balance - newer.newer),
-                ZERO).as_('debt'),
-            where=balances.balance > ZERO)
+                0).as_('debt'),
+            where=balances.balance > 0)
 
         def bucket(start, end):
             # The first bucket also takes debits of periods ahead.
@@ -245,8 +247,8 @@ class DebtAgeing(ModelSQL, ModelView):
         totals = balances.join(account,
             condition=account.id == balances.account).select(
             account.centre,
-            Sum(Case((balances.balance > ZERO, 1), else_=0)).as_('debtors'),
-            _money(Sum(Case((balances.balance < ZERO, -balances.balance),
+            Sum(Case((balances.balance > 0, 1), else_=0)).as_('debtors'),
+            _money(Sum(Case((balances.balance < 0, -balances.balance),
                         else_=ZERO))).as_('advances'),
             _money(Sum(balances.balance)).as_('balance'),
             group_by=[account.centre])

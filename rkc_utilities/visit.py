@@ -142,23 +142,28 @@ class _VisitKPIMixin:
         ``extra`` columns computed from the count of visits."""
         pool = Pool()
         Visit = pool.get('rkc.visit')
-        visit = Visit.__table__()
+        table = Visit.__table__()
+        # The month is computed below the grouping: PostgreSQL does not see
+        # two DATE_TRUNC with their own parameters as one expression.
+        visit = table.select(
+            table.id, table.centre, table.operator,
+            Cast(DateTrunc('month', table.started_at), 'DATE').as_('month'),
+            Extract('EPOCH', table.ended_at - table.started_at).as_(
+                'seconds'),
+            where=table.state == 'done')
         visits = Count(visit.id)
-        seconds = Extract('EPOCH', visit.ended_at - visit.started_at)
         goal = SERVICE_GOAL.total_seconds()
-        month = Cast(DateTrunc('month', visit.started_at), 'DATE')
-        group = [getattr(visit, g) for g in cls._group] + [month]
+        group = [getattr(visit, g) for g in cls._group] + [visit.month]
         return joins(visit).select(
             Min(visit.id).as_('id'),
             *[getattr(visit, g).as_(g) for g in cls._group],
-            month.as_('month'),
+            visit.month.as_('month'),
             visits.as_('visits'),
-            Round(Avg(seconds) / 60, 1).as_('average_minutes'),
+            Round(Avg(visit.seconds) / 60, 1).as_('average_minutes'),
             Literal(goal / 60).as_('goal_minutes'),
-            Round(Avg(Case((seconds <= goal, 100), else_=0)), 1).as_(
+            Round(Avg(Case((visit.seconds <= goal, 100), else_=0)), 1).as_(
                 'within_goal'),
             *extra(visits),
-            where=visit.state == 'done',
             group_by=group)
 
 
