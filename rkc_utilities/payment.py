@@ -10,7 +10,9 @@ from collections import defaultdict
 from decimal import Decimal
 from importlib import resources
 
+from sql import Conflict
 from sql.aggregate import Sum
+from sql.functions import CurrentTimestamp
 from sql.operators import Concat
 
 from trytond.i18n import gettext
@@ -425,21 +427,27 @@ class RegistryFormat(DeactivableMixin, ModelSQL, ModelView):
 
     @classmethod
     def shipped(cls):
-        """Create the layouts shipped in ``rkc/payments/formats`` that the
-        database lacks; returns all of them by name."""
+        """Add the layouts shipped in ``rkc/payments/formats`` that the
+        database lacks; returns all of them by name. Concurrent importers
+        may both add them: ON CONFLICT keeps one of each."""
+        table = cls.__table__()
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
         folder = resources.files('rkc.payments') / 'formats'
-        existing = {f.name: f for f in cls.search(
-                [('active', 'in', [True, False])])}
-        missing = []
         for path in sorted(folder.iterdir(), key=lambda p: p.name):
-            name = path.name.removesuffix('.json')
-            if path.name.endswith('.json') and name not in existing:
-                missing.append({
-                        'name': name,
-                        'configuration': path.read_text('utf-8')})
-        for record in cls.create(missing):
-            existing[record.name] = record
-        return existing
+            if not path.name.endswith('.json'):
+                continue
+            configuration = path.read_text('utf-8')
+            Layout.from_dict(json.loads(configuration))
+            cursor.execute(*table.insert(
+                    [table.name, table.configuration, table.active,
+                        table.create_uid, table.create_date],
+                    [[path.name.removesuffix('.json'), configuration, True,
+                            transaction.user, CurrentTimestamp()]],
+                    on_conflict=Conflict(
+                        table, indexed_columns=[table.name])))
+        return {f.name: f for f in cls.search(
+                [('active', 'in', [True, False])])}
 
     @classmethod
     def named(cls, name):

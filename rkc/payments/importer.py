@@ -321,16 +321,35 @@ def _post_to_general_ledger(agent, import_id, summary):
             lambda t: t.registry_import == import_id))
 
 
+def _import_retried(database, context, args, attempts=8):
+    """The import in one transaction, started again while another worker
+    holds a table lock it needs: tryton_job.transaction retries failures
+    inside a transaction, not a lock refused when one starts (e.g. the
+    journal period that a concurrent import of the same file creates)."""
+    import time
+
+    from trytond import backend
+
+    from rkc import tryton_job
+    for attempt in range(attempts):
+        try:
+            return tryton_job.transaction(
+                import_registry, args.file, args.agent, args.format,
+                database=database, user=1, context=context)
+        except backend.DatabaseOperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * 2 ** attempt)
+
+
 def command(args):
     "``rkc import-registry FILE --agent CODE [--format NAME]``."
-    from rkc import tryton_commands, tryton_job
+    from rkc import tryton_commands
     _, name = tryton_commands._prepare(args)
     context = tryton_commands._company_context(name)
     from trytond.exceptions import UserError
     try:
-        result = tryton_job.transaction(
-            import_registry, args.file, args.agent, args.format,
-            database=name, user=1, context=context)
+        result = _import_retried(name, context, args)
     except UserError as error:
         print(f'refused: {error.message}', file=sys.stderr)
         return 2

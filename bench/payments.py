@@ -1,0 +1,93 @@
+"""Benchmark of the registry import on PostgreSQL, database included.
+
+    .venv/bin/python bench/payments.py --lines 10000 100000
+
+A demo town of 200 accounts (kept as ``bench_payments``, billed three
+months) gets, per scale, a fresh copy and one Sberbank-style registry of N
+payment lines over its accounts; ``rkc import-registry`` imports it (two
+streaming passes, payments, allocation into the subledger, GL summary).
+Prints lines/s and the import process's peak memory.
+"""
+import argparse
+import datetime as dt
+import resource
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'tests'))
+import town  # noqa: E402
+
+from rkc.payments.export import write_registry  # noqa: E402
+from rkc.payments.registry import Payment  # noqa: E402
+from rkc.payments.registry_format import load_format  # noqa: E402
+
+TEMPLATE = 'bench_payments'
+ACCOUNTS = 200
+AGENT = """INSERT INTO rkc_payment_agent (name, code, account, active)
+    SELECT 'Bench bank', 'BENCH', id, true FROM account_account
+    WHERE code = '57'"""
+
+
+def database_exists(name):
+    return bool(town.rows('postgres',
+            'SELECT 1 FROM pg_database WHERE datname = %s', name))
+
+
+def registry(path, lines, numbers):
+    "A registry of ``lines`` payments over the accounts, in rotation."
+    start = dt.datetime(2026, 6, 1, 9, 0, 0)
+    with open(path, 'wb') as stream:
+        write_registry(stream, load_format('sberbank'), (
+                Payment(
+                    line=0, accepted_at=start + dt.timedelta(seconds=i),
+                    branch='8609', terminal='8609/0100',
+                    operation_id=str(i), account=numbers[i % len(numbers)],
+                    payer='Иванов И.И.', address='ул. Ленина, 1',
+                    period=None, amount=Decimal(100 + i % 900),
+                    commission=Decimal('1.00'))
+                for i in range(lines)))
+
+
+def bench(lines, var, env):
+    name = f'{TEMPLATE}_{lines}'
+    town.drop(name)
+    town.copy(TEMPLATE, name)
+    try:
+        numbers = [n for n, in town.rows(
+                name, 'SELECT number FROM rkc_account ORDER BY number')]
+        path = Path(var) / f'registry_{lines}.txt'
+        registry(path, lines, numbers)
+        started = time.monotonic()
+        done = town.rkc(name, 'import-registry', str(path), '--agent',
+            'BENCH', '--format', 'sberbank', env=env)
+        elapsed = time.monotonic() - started
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        credited, = town.rows(name, 'SELECT count(*) FROM rkc_payment')[0]
+        assert credited == lines, done.stdout + done.stderr
+        print(f'{lines:>8} lines: {elapsed:7.1f} s, '
+            f'{lines / elapsed:8.0f} lines/s (process start included), '
+            f'peak memory of the importing processes {peak / 1024:.0f} MiB',
+            flush=True)
+    finally:
+        town.drop(name)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--lines', type=int, nargs='+',
+        default=[10000, 100000])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as var:
+        env = town.environment(var)
+        if not database_exists(TEMPLATE):
+            town.build(TEMPLATE, ACCOUNTS, env)
+            town.execute(TEMPLATE, (AGENT, ()))
+        for lines in args.lines:
+            bench(lines, var, env)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,306 @@
+"""Registry import on PostgreSQL through ``rkc import-registry``: payments
+allocated into the subledger and summarized into the general ledger,
+suspense for unknown and closed accounts, readings from the file, each
+registry error quarantining the file with nothing lost, a file imported
+twice or by two workers at once counted once."""
+import datetime as dt
+import subprocess
+import sys
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from rkc import tryton_job
+from rkc.payments.export import write_registry
+from rkc.payments.registry import Payment, Reading
+from rkc.payments.registry_format import load_format
+
+import town
+
+pytestmark = pytest.mark.postgresql
+
+ACCOUNTS = 30
+SBERBANK = load_format('sberbank')
+ACCEPTED = dt.datetime(2026, 6, 20, 10, 15, 30)
+AGENT = """INSERT INTO rkc_payment_agent (name, code, account, active)
+    SELECT 'ПАО Сбербанк', 'SBER', id, true FROM account_account
+    WHERE code = '57'"""
+
+
+@pytest.fixture(scope='module')
+def template(tmp_path_factory):
+    from trytond import config
+    var = tmp_path_factory.mktemp('payments')
+    env = town.environment(var)
+    prefix = f'payreg_{uuid.uuid4().hex[:8]}'
+    town.build(prefix, ACCOUNTS, env)
+    saved = {option: config.get('database', option)
+        for option in ('uri', 'path')}
+    tryton_job.configure(str(var / 'trytond.conf'))
+    # In SQL: a Tryton connection would keep the template from copying.
+    town.execute(prefix, (AGENT, ()))
+    databases = []
+
+    def copy():
+        name = f'{prefix}_{len(databases)}'
+        town.copy(prefix, name)
+        databases.append(name)
+        return name
+    yield copy, env, var
+    for option, value in saved.items():
+        config.set('database', option, value)
+    for name in databases + [prefix]:
+        town.drop(name)
+
+
+@pytest.fixture
+def database(template):
+    copy, env, var = template
+    return copy(), env, var
+
+
+def in_tryton(database, function, *args):
+    from trytond.pool import Pool
+
+    from rkc import setup
+    company = tryton_job.transaction(setup.company_id, database=database)
+    return tryton_job.transaction(
+        lambda: function(Pool(), *args), database=database, user=1,
+        context={'company': company})
+
+
+def payment(number, account, amount, commission='0.00', period=None,
+        readings=(), when=ACCEPTED):
+    return Payment(
+        line=0, accepted_at=when, branch='8609', terminal='8609/0100',
+        operation_id=str(number), account=account, payer='Иванов И.И.',
+        address='ул. Ленина, 1', period=period, amount=Decimal(amount),
+        commission=Decimal(commission), readings=tuple(readings))
+
+
+def registry_file(var, name, payments):
+    path = var / name
+    with open(path, 'wb') as stream:
+        write_registry(stream, SBERBANK, payments)
+    return path
+
+
+def import_file(database, env, path, *options):
+    return town.rkc(database, 'import-registry', str(path), '--agent',
+        'SBER', '--format', 'sberbank', *options, env=env, check=False)
+
+
+def debts(database):
+    "{account number: (account id, balance)} of accounts that owe."
+    return {number: (id_, balance) for number, id_, balance in town.rows(
+            database, """
+            SELECT a.number, a.id, sum(l.amount) FROM rkc_account a
+            JOIN rkc_ledger_line l ON l.account = a.id
+            GROUP BY a.number, a.id HAVING sum(l.amount) > 0
+            ORDER BY a.number""")}
+
+
+def balance(database, account):
+    return town.rows(database, 'SELECT coalesce(sum(amount), 0) '
+        'FROM rkc_ledger_line WHERE account = %s', account)[0][0]
+
+
+def counts(database):
+    return town.rows(database, """
+        SELECT (SELECT count(*) FROM rkc_payment),
+            (SELECT count(*) FROM rkc_payment_suspense),
+            (SELECT count(*) FROM rkc_ledger_line WHERE kind = 'payment'),
+            (SELECT count(*) FROM rkc_ledger_posting),
+            (SELECT count(*) FROM rkc_meter_reading
+                WHERE source = 'bank')""")[0]
+
+
+def assert_subledger_equals_gl(database):
+    def balances(pool):
+        Line = pool.get('rkc.ledger.line')
+        Posting = pool.get('rkc.ledger.posting')
+        Centre = pool.get('rkc.centre')
+        return [(Line.balance(centre=c.id),
+                Line.balance(centre=c.id, summarized=True),
+                Posting.control_balance(centre=c.id))
+            for c in Centre.search([])]
+    for subledger, summarized, control in in_tryton(database, balances):
+        assert subledger == summarized == control
+
+
+def test_registry_credits_allocates_and_posts_once(database):
+    name, env, var = database
+    owing = debts(name)
+    (full, (full_id, full_debt)), (over, (over_id, over_debt)), \
+        (closed, (closed_id, _)) = list(owing.items())[:3]
+    town.execute(name, ("UPDATE rkc_account SET state = 'closed', "
+            "closed_on = '2026-06-01' WHERE id = %s", (closed_id,)))
+    payments = [
+        payment(1, full, full_debt, commission='15.00'),
+        payment(2, over, over_debt + Decimal('100.00')),
+        payment(3, closed, '50.00'),
+        payment(4, '9999999999', '70.00'),
+        ]
+    path = registry_file(var, 'day1.txt', payments)
+    before = counts(name)
+
+    done = import_file(name, env, path)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert 'accepted, 4 lines' in done.stdout
+    assert ('credited 2, duplicates 0, to suspense 2, readings 0'
+        in done.stdout)
+    assert balance(name, full_id) == 0
+    assert balance(name, over_id) == Decimal('-100.00')
+    # The commission is kept beside the amount, never deducted from it.
+    assert town.rows(name, 'SELECT amount, commission, date FROM '
+        'rkc_payment WHERE operation_id = %s', '1') == [
+        (full_debt, Decimal('15.00'), ACCEPTED.date())]
+    # Every payment's lines add up to what it credits, on its date.
+    for amount, lines, dates in town.rows(name, """
+            SELECT p.amount, sum(l.amount), array_agg(DISTINCT l.date)
+            FROM rkc_payment p JOIN rkc_ledger_line l
+                ON l.origin = 'rkc.payment,' || p.id
+            GROUP BY p.id, p.amount"""):
+        assert lines == -amount
+        assert dates == [ACCEPTED.date()]
+    assert town.rows(name, "SELECT sum(amount) FROM rkc_ledger_line "
+        "WHERE method = 'advance'") == [(Decimal('-100.00'),)]
+    assert sorted(town.rows(name, 'SELECT account_number, reason, amount, '
+            'state FROM rkc_payment_suspense')) == sorted([
+        (closed, 'closed', Decimal('50.00'), 'open'),
+        ('9999999999', 'unknown', Decimal('70.00'), 'open')])
+    assert town.rows(name, "SELECT count(*) FROM rkc_ledger_line "
+        "WHERE kind = 'payment' AND move IS NULL") == [(0,)]
+    assert_subledger_equals_gl(name)
+
+    after_first = counts(name)
+    assert after_first[:2] == (before[0] + 2, before[1] + 2)
+    again = import_file(name, env, path)
+    assert again.returncode == 0
+    assert 'duplicate' in again.stdout
+    assert 'nothing changed' in again.stdout
+    assert counts(name) == after_first
+
+    # Another file resending two operations credits only the new one.
+    resent = registry_file(var, 'day2.txt', payments[:2] + [
+            payment(5, full, '10.00')])
+    third = import_file(name, env, resent)
+    assert 'credited 1, duplicates 2, to suspense 0' in third.stdout
+    assert balance(name, full_id) == Decimal('-10.00')
+    assert_subledger_equals_gl(name)
+
+
+def test_readings_in_the_registry_go_to_the_meters(database):
+    name, env, var = database
+    (account, serial, meter), = town.rows(name, """
+        SELECT a.number, m.serial, m.id FROM rkc_account a
+        JOIN rkc_meter m ON m.premise = a.premise
+        WHERE m.state = 'active' ORDER BY a.number, m.id LIMIT 1""")
+    last, = town.rows(name, 'SELECT max(value) FROM rkc_meter_reading '
+        'WHERE meter = %s', meter)[0]
+    value = (last or 0) + 3
+    path = registry_file(var, 'readings.txt', [
+            payment(1, account, '100.00', readings=[
+                    Reading(serial, value), Reading('NO-SUCH', 1)])])
+    done = import_file(name, env, path)
+    assert 'readings 1' in done.stdout
+    assert (f"meter 'NO-SUCH' is not at the premise of account {account}"
+        in done.stdout)
+    assert town.rows(name, "SELECT value, read_at FROM rkc_meter_reading "
+        "WHERE meter = %s AND source = 'bank'", meter) == [
+        (value, ACCEPTED)]
+
+
+LINE = ('20-06-2026;10-15-30;8609;8609/0100;{op};{account};Иванов И.И.;'
+    'ул. Ленина, 1;;{amount};;0,00')
+
+
+def sberbank_text(*lines):
+    return '\r\n'.join(lines).encode('cp1251') + b'\r\n'
+
+
+BAD_FILES = {
+    'field count': (
+        [LINE.format(op=1, account='{a}', amount='10,00') + ';x'],
+        '=1;10,00;;0,00;;',
+        "1: 13 fields, expected 12 + a multiple of 2"),
+    'bad amount': (
+        [LINE.format(op=1, account='{a}', amount='10.5')],
+        '=1;10,50;;0,00;;',
+        "1: amount '10.5' is not a non-negative amount in roubles with "
+        '"," before kopecks'),
+    'bad date': (
+        [LINE.format(op=1, account='{a}', amount='10,00').replace(
+                '20-06-2026', '31-06-2026', 1)],
+        '=1;10,00;;0,00;;',
+        "1: acceptance date '31-06-2026': day is out of range for month"),
+    'trailer mismatch': (
+        [LINE.format(op=1, account='{a}', amount='10,00'),
+            LINE.format(op=2, account='{a}', amount='20,00')],
+        '=2;31,00;;0,00;;',
+        '3: trailer total amount 31.00, the lines sum to 30.00'),
+    'duplicate line': (
+        [LINE.format(op=1, account='{a}', amount='10,00'),
+            LINE.format(op=1, account='{a}', amount='20,00')],
+        '=2;30,00;;0,00;;',
+        "2: the same operation appears earlier in the file: branch "
+        "'8609', operation '1', date 2026-06-20"),
+    }
+
+
+@pytest.mark.parametrize('case', sorted(BAD_FILES) + ['encoding'])
+def test_each_registry_error_quarantines_the_file(database, case):
+    name, env, var = database
+    account = next(iter(debts(name)))
+    if case == 'encoding':
+        data = LINE.format(op=1, account=account, amount='10,00').encode(
+            'utf-8') + b'\r\n=1;10,00;;0,00;;\r\n'
+        message = '1: byte 0x98 at position 50 is not valid cp1251'
+    else:
+        lines, trailer, message = BAD_FILES[case]
+        data = sberbank_text(
+            *[line.replace('{a}', account) for line in lines], trailer)
+    path = var / f'{case}.txt'
+    path.write_bytes(data)
+    before = counts(name)
+
+    done = import_file(name, env, path)
+
+    assert done.returncode == 2
+    assert 'quarantined' in done.stdout
+    assert message in done.stdout
+    assert counts(name) == before
+    (state, errors), = town.rows(name, 'SELECT state, errors FROM '
+        'rkc_payment_registry_import')
+    assert state == 'quarantined'
+    assert message in errors
+    # The same bytes again: recognised, still nothing credited.
+    again = import_file(name, env, path)
+    assert 'duplicate' in again.stdout
+    assert counts(name) == before
+
+
+def test_two_workers_importing_one_file_count_it_once(database):
+    name, env, var = database
+    numbers = list(debts(name))[:10]
+    path = registry_file(var, 'twice.txt', [
+            payment(n, number, '10.00') for n, number in enumerate(
+                numbers * 20)])
+    command = [sys.executable, '-m', 'rkc.cli', '-d', name,
+        'import-registry', str(path), '--agent', 'SBER', '--format',
+        'sberbank']
+    processes = [subprocess.Popen(command, env=env, cwd=town.ROOT,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)]
+    outputs = [p.communicate(timeout=300) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    reports = sorted(out for out, _ in outputs)
+    assert 'credited 200' in reports[0]
+    assert 'duplicate' in reports[1]
+    assert town.rows(name, 'SELECT count(*), sum(amount) FROM '
+        'rkc_payment') == [(200, Decimal('2000.00'))]
+    assert town.rows(name, "SELECT -sum(amount) FROM rkc_ledger_line WHERE "
+        "kind = 'payment'") == [(Decimal('2000.00'),)]
+    assert_subledger_equals_gl(name)
