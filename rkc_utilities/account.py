@@ -10,4 +10,4 @@ class Move(metaclass=PoolMeta):
     def _get_origin(cls):
         return super()._get_origin() + [
             'rkc.billing.run', 'rkc.penalty.run', 'rkc.recalculation',
-            'rkc.payment', 'rkc.payment.registry.import']
+            'rkc.payment', 'rkc.payment.registry.import', 'rkc.agreement']

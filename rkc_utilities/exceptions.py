@@ -58,3 +58,11 @@ class SubsidyError(UserError):
 
 class PaymentError(UserError):
     "A payment, registry or suspense item that cannot be processed."
+
+
+class AgreementError(UserError):
+    "A restructuring agreement that cannot be drawn up or acted on."
+
+
+class LegalError(UserError):
+    "A legal case that cannot take the step asked."

@@ -31,6 +31,7 @@ KINDS = [
 ORIGINS = [
     'rkc.billing.run',
     'rkc.penalty.run',
+    'rkc.agreement',
     'rkc.payment',
     'rkc.payment.registry.import',
     'rkc.recalculation',

@@ -101,9 +101,13 @@ def posted_penalties(account_ids, except_origin=None):
         for account, period, amount in cursor}
 
 
-def account_penalties(account_ids, as_of, excluded=None):
+def account_penalties(account_ids, as_of):
     """{account: [PeriodPenalty]} on ``as_of``, oldest period first,
-    without the ``excluded`` periods (see :func:`debt_history`)."""
+    without the debt restructured under an honoured agreement."""
+    if not account_ids:
+        return {}
+    Agreement = Pool().get('rkc.agreement')
+    excluded = Agreement.restructured_periods(account_ids)
     result = {}
     for account, (debts, payments) in debt_history(
             account_ids, as_of, excluded).items():
