@@ -24,6 +24,9 @@ STATES = [
     ('open', "Open"),
     ('closed', "Closed"),
     ]
+ACCOUNT_DIGITS = 10
+# Fewer digits are too common a start of an account number to search by.
+ACCOUNT_PREFIX_DIGITS = 4
 # The documents the account card lists while they are in progress: the
 # model, its state field and the states that end them.
 OPEN_MATTERS = [
@@ -165,6 +168,12 @@ class Account(Workflow, ModelSQL, ModelView):
                     ',', ' ').split() if not w.endswith('.')]
             if len(words) > 1:
                 return cls._search_desk_words(words)
+            # sao sends each typed word as a clause of its own.
+            if not words:
+                # Only an abbreviation ("ул.", "кв."): it narrows nothing.
+                return []
+            if words[0].isdigit() and len(words[0]) < ACCOUNT_DIGITS:
+                return cls._search_desk_number(words[0])
         return [bool_op,
             ('number', operator, value) + tuple(clause[3:]),
             ('payer.name', operator, value) + tuple(clause[3:]),
@@ -172,6 +181,17 @@ class Account(Workflow, ModelSQL, ModelView):
             ('premise.building.house', operator, value) + tuple(clause[3:]),
             ('premise.number', operator, value) + tuple(clause[3:]),
             ]
+
+    @staticmethod
+    def _search_desk_number(word):
+        "A short number: a house or a flat, or the start of a number."
+        domain = ['OR',
+            ('premise.building.house', '=', word),
+            ('premise.number', '=', word),
+            ]
+        if len(word) >= ACCOUNT_PREFIX_DIGITS:
+            domain.append(('number', 'like', f'{word}%'))
+        return domain
 
     @staticmethod
     def _search_desk_words(words):
