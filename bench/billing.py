@@ -10,6 +10,7 @@ memory.
 """
 import argparse
 import datetime as dt
+import os
 import sys
 import tempfile
 import time
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import redis
 from rq import Worker
+
+from rkc import tryton_job
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'tests'))
 import town  # noqa: E402
@@ -39,6 +42,35 @@ def month_to_bill(name):
     return (first - dt.timedelta(days=1)).replace(day=1)
 
 
+def post_run(name, month, var):
+    """Create and post the run as ``rkc bill`` does, on the workers' Redis;
+    returns its id. The run is followed by :func:`run_done` rather than by
+    ``rkc bill``, whose full report at each poll would compete with the
+    workers for the two cores."""
+    from rkc import billing_command, setup
+    # The configuration the workers wrote: the same server and Redis.
+    os.environ['RKC_REDIS_URL'] = REDIS_URL
+    tryton_job.configure(str(var / 'trytond.conf'))
+    context = {'company': tryton_job.transaction(
+            setup.company_id, database=name)}
+    run = tryton_job.transaction(billing_command._create_run, month, None,
+        None, database=name, context=context)
+    tryton_job.transaction(billing_command._start, run, False,
+        database=name, context=context)
+    return run
+
+
+def run_done(name, run):
+    (state,), = town.rows(name,
+        'SELECT state FROM rkc_billing_run WHERE id = %s', run)
+    failures = town.rows(name, """
+        SELECT failure FROM rkc_billing_run_chunk
+        WHERE run = %s AND state = 'failed'""", run)
+    if failures:
+        raise SystemExit(f'run {run} failed:\n{failures[0][0]}')
+    return state == 'done'
+
+
 def peak_rss_kib(pid):
     "The high-water mark of a process's resident memory (VmHWM)."
     for line in Path(f'/proc/{pid}/status').read_text().splitlines():
@@ -52,10 +84,12 @@ def bench(accounts, var):
     env = town.environment(var)
     if not database_exists(name):
         started = time.monotonic()
-        town.rkc(name, 'demo', '--bulk', '--accounts', str(accounts),
-            '--billed-months', '0', '--no-serve', env=env)
+        built = town.rkc(name, 'demo', '--bulk', '--accounts',
+            str(accounts), '--billed-months', '0', '--no-serve', env=env)
+        loaded, = [line for line in built.stdout.splitlines()
+            if 'loaded in' in line]
         print(f'{accounts:>7} accounts: demo town built in '
-            f'{time.monotonic() - started:.0f} s', flush=True)
+            f'{time.monotonic() - started:.0f} s; {loaded}', flush=True)
     month = month_to_bill(name)
     env = town.environment(var, REDIS_URL)
     jobs = redis.Redis.from_url(REDIS_URL)
@@ -64,16 +98,15 @@ def bench(accounts, var):
         town.wait_for(lambda: len(Worker.all(connection=jobs)) == WORKERS,
             what='the workers ready')
         started = time.monotonic()
-        result = town.rkc(name, 'bill', '--period', f'{month:%Y-%m}',
-            env=env, check=False)
+        run = post_run(name, month, var)
+        town.wait_for(lambda: run_done(name, run), timeout=3600, poll=0.5,
+            what=f'run {run} done')
         elapsed = time.monotonic() - started
         memory = [peak_rss_kib(p.pid) for p in processes]
     jobs.flushdb()
-    if result.returncode:
-        raise SystemExit(result.stdout + result.stderr)
     (billed, lines), = town.rows(name, """
         SELECT sum(c.accounts), sum(c.lines) FROM rkc_billing_run_chunk c
-        WHERE c.run = (SELECT max(id) FROM rkc_billing_run)""")
+        WHERE c.run = %s""", run)
     print(f'{accounts:>7} accounts, {month:%Y-%m}: {billed} billed, '
         f'{lines} lines in {elapsed:.1f} s = {billed / elapsed:,.0f} '
         f'accounts/s, {lines / elapsed:,.0f} lines/s; worker peak RSS '

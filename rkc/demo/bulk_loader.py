@@ -22,6 +22,34 @@ ACCOUNTS_PER_TRANSACTION = 5000
 # History of the readings is skipped, as the ORM loader skips it: they are
 # migrated data (see loader._insert_readings).
 UNHISTORIED = {'rkc.meter.reading'}
+# The tables a batch writes, in the order of their foreign keys, with the
+# columns it gives (the ORM's defaults fill the others).
+COLUMNS = [
+    ('party.party', ['name', 'code', 'code_alnum', 'code_digit']),
+    # The party's language as the company's multi-value.
+    ('party.party.lang', ['party', 'company']),
+    ('party.identifier', ['party', 'type', 'code', 'code_compact']),
+    ('rkc.building', ['centre', 'region', 'city', 'street', 'house',
+        'block', 'fias_guid', 'category', 'year_built',
+        'floors', 'total_area', 'common_area', 'heating_mode',
+        'heat_meter', 'court_district']),
+    ('rkc.premise', ['building', 'number', 'kind', 'floor', 'rooms',
+        'total_area', 'living_area', 'meter_installable',
+        'no_meter_act']),
+    ('rkc.premise.residents', ['premise', 'valid_from', 'valid_to',
+        'count']),
+    ('rkc.account', ['number', 'premise', 'centre', 'payer',
+        'organisation', 'opened_on', 'phone', 'email',
+        'sms_consent', 'email_consent', 'call_consent']),
+    ('rkc.account.owner', ['account', 'party', 'share']),
+    ('rkc.account.service', ['account', 'service', 'valid_from']),
+    ('rkc.meter', ['serial', 'model', 'service', 'premise',
+        'installed_on', 'verified_on', 'verification_interval',
+        'digits', 'zones', 'modbus_host', 'modbus_port',
+        'modbus_unit', 'state']),
+    ('rkc.meter.reading', ['meter', 'read_at', 'value', 'value_t2',
+        'value_t3', 'source', 'state']),
+    ]
 
 
 def load_town(database, accounts=2000, seed=1, months=7, today=None):
@@ -35,7 +63,18 @@ def load_town(database, accounts=2000, seed=1, months=7, today=None):
     for batch in _batches(town.buildings()):
         tryton_job.transaction(_load_buildings, batch, state,
             database=database, context=context)
+    tryton_job.transaction(_analyze, database=database)
     return accounts
+
+
+def _analyze():
+    """Planner statistics of the loaded tables now: autovacuum may not
+    have analysed them before the first billing run."""
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    cursor = Transaction().connection.cursor()
+    for model, _ in COLUMNS:
+        cursor.execute(f'ANALYZE "{Pool().get(model)._table}"')
 
 
 def _batches(buildings):
@@ -137,33 +176,7 @@ def _load_buildings(buildings, state):
 
 
 def _tables():
-    "The tables a batch writes, in the order of their foreign keys."
-    return {model: _Table(model, columns) for model, columns in [
-            ('party.party', ['name', 'code', 'code_alnum', 'code_digit']),
-            # The party's language as the company's multi-value.
-            ('party.party.lang', ['party', 'company']),
-            ('party.identifier', ['party', 'type', 'code', 'code_compact']),
-            ('rkc.building', ['centre', 'region', 'city', 'street', 'house',
-                    'block', 'fias_guid', 'category', 'year_built',
-                    'floors', 'total_area', 'common_area', 'heating_mode',
-                    'heat_meter', 'court_district']),
-            ('rkc.premise', ['building', 'number', 'kind', 'floor', 'rooms',
-                    'total_area', 'living_area', 'meter_installable',
-                    'no_meter_act']),
-            ('rkc.premise.residents', ['premise', 'valid_from', 'valid_to',
-                    'count']),
-            ('rkc.account', ['number', 'premise', 'centre', 'payer',
-                    'organisation', 'opened_on', 'phone', 'email',
-                    'sms_consent', 'email_consent', 'call_consent']),
-            ('rkc.account.owner', ['account', 'party', 'share']),
-            ('rkc.account.service', ['account', 'service', 'valid_from']),
-            ('rkc.meter', ['serial', 'model', 'service', 'premise',
-                    'installed_on', 'verified_on', 'verification_interval',
-                    'digits', 'zones', 'modbus_host', 'modbus_port',
-                    'modbus_unit', 'state']),
-            ('rkc.meter.reading', ['meter', 'read_at', 'value', 'value_t2',
-                    'value_t3', 'source', 'state']),
-            ]}
+    return {model: _Table(model, columns) for model, columns in COLUMNS}
 
 
 def _buildings(tables, buildings, state):
