@@ -18,6 +18,7 @@ from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Workflow, fields
 from trytond.pool import Pool, PoolMeta
 from trytond.pyson import Bool, Eval, If
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
 from rkc import queue
@@ -384,10 +385,6 @@ class Recalculation(Workflow, ModelSQL, ModelView):
         "Replace the lines of the building's accounts by new ones."
         pool = Pool()
         Line = pool.get('rkc.recalculation.line')
-        Line.delete(Line.search([
-                    ('recalculation', '=', self.id),
-                    ('account.premise.building', '=', building),
-                    ]))
         if self.counters:
             rows = [{
                     'account': line.account.id, 'centre': line.centre.id,
@@ -404,7 +401,7 @@ class Recalculation(Workflow, ModelSQL, ModelView):
                     } for line in self.counters.lines]
         else:
             rows = Preview(self, building).rows()
-        Line.create([dict(row, recalculation=self.id) for row in rows])
+        Line.replace(self, building, rows)
 
     def absent_periods(self):
         try:
@@ -547,6 +544,35 @@ class RecalculationLine(ModelSQL, ModelView):
         super().__setup__()
         cls._order = [('account', 'ASC'), ('period', 'ASC'),
             ('service', 'ASC'), ('id', 'ASC')]
+
+    @classmethod
+    def replace(cls, recalculation, building, rows):
+        """Replace the lines of the building's accounts by ``rows`` in two
+        statements: a building has thousands of lines."""
+        pool = Pool()
+        Account = pool.get('rkc.account')
+        Premise = pool.get('rkc.premise')
+        table = cls.__table__()
+        account, premise = Account.__table__(), Premise.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*table.delete(where=(
+                    table.recalculation == recalculation.id)
+                & table.account.in_(account.join(premise,
+                        condition=account.premise == premise.id).select(
+                        account.id, where=premise.building == building))))
+        if not rows:
+            return
+        columns = ['account', 'centre', 'service', 'period', 'billed',
+            'should_be', 'delta', 'volume', 'explanation', 'basis']
+        user, now = Transaction().user, dt.datetime.now()
+        # Batches under PostgreSQL's limit of 65,535 parameters.
+        for batch in grouped_slice(rows, 4000):
+            cursor.execute(*table.insert(
+                    [getattr(table, c) for c in columns] + [
+                        table.recalculation, table.create_uid,
+                        table.create_date],
+                    values=[[row[c] for c in columns]
+                        + [recalculation.id, user, now] for row in batch]))
 
 
 class Preview:
