@@ -48,16 +48,20 @@ class BillingError(UserError):
     "A billing run that may not run."
 
 
+class RecalculationError(UserError):
+    "A recalculation that cannot be previewed, approved or posted."
+
+
 class ReceiptError(UserError):
     "A receipt that cannot be printed or sent as it is."
 
 
-class SubsidyError(UserError):
-    "A subsidy application that cannot be checked, decided or changed."
-
-
 class PaymentError(UserError):
     "A payment, registry or suspense item that cannot be processed."
+
+
+class SubsidyError(UserError):
+    "A subsidy application that cannot be checked, decided or changed."
 
 
 class AgreementError(UserError):

@@ -30,10 +30,10 @@ KINDS = [
     ]
 ORIGINS = [
     'rkc.billing.run',
-    'rkc.penalty.run',
-    'rkc.agreement',
     'rkc.payment',
     'rkc.payment.registry.import',
+    'rkc.penalty.run',
+    'rkc.agreement',
     'rkc.recalculation',
     ]
 
