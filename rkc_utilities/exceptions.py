@@ -70,3 +70,7 @@ class AgreementError(UserError):
 
 class LegalError(UserError):
     "A legal case that cannot take the step asked."
+
+
+class PortalError(UserError):
+    "Portal data that cannot be accepted."

@@ -138,6 +138,8 @@ def receipts(account_ids, start, issue_date=None, regulations=None):
     openings = _openings(account_ids, start)
     readings = _readings({h['premise'] for h in heads.values()}, start, end)
     payees = _payees({h['company'] for h in heads.values()})
+    codes = Pool().get('rkc.portal.link').codes(
+        [h['number'] for h in heads.values()])
     result = []
     for account_id, head in heads.items():
         movements = lines.get(account_id, _Movements())
@@ -153,7 +155,8 @@ def receipts(account_ids, start, issue_date=None, regulations=None):
                 opening_balance=openings.get(account_id, ZERO),
                 paid=-movements.payments, penalties=movements.penalties,
                 readings=tuple(readings.get(head['premise'], ())),
-                instalment=movements.instalment))
+                instalment=movements.instalment,
+                portal_code=codes.get(head['number'], '')))
     return sorted(result, key=lambda r: (
             r.address.delivery_key, r.account_number))
 

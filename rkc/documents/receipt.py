@@ -103,6 +103,8 @@ class Receipt:
     penalties: Decimal = ZERO
     readings: tuple = ()
     instalment: str = ''
+    # Proves to the consumers' portal that the reader holds the receipt.
+    portal_code: str = ''
     payer_full_name: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -364,6 +366,9 @@ class ReceiptWriter:
             RIGHT - LEFT - 8)[:2], 9)
         t.text(LEFT + 122, _y(HEIGHT - 36),
             f'{receipt.issue_date:%d.%m.%Y}', BOLD, 7)
+        if receipt.portal_code:
+            t.text(LEFT, _y(HEIGHT - 56), 'Код для подключения счёта в '
+                f'личном кабинете: {receipt.portal_code}', REGULAR, 8)
         t.flush()
 
     def _row(self, columns, bottom, values, font=REGULAR):
