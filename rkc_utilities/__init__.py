@@ -1,0 +1,1 @@
+from . import portal_routes  # noqa: F401 (routes register on import)
