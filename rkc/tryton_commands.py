@@ -153,9 +153,14 @@ def serve(args, conf=None, name=None):
         conf, name = _prepare(args, port=args.port)
     print(f'Desk: http://localhost:{args.port}/  (Ctrl+C stops it)',
         flush=True)
+    print(f'Portal: {_portal_url(args.port, name)}', flush=True)
     # trytond initialises the pools of the databases named at start; a
     # database it was not told about fails the first login.
     os.execv(_bin('trytond'), [_bin('trytond'), '-c', conf, '-d', name])
+
+
+def _portal_url(port, name):
+    return f'http://localhost:{port}/{name}/portal/'
 
 
 def _bill_demo_months(name, context, count):
@@ -201,6 +206,12 @@ def demo(args):
     _bill_demo_months(name, {'company': company}, args.billed_months)
     print(f'Log in at http://localhost:{args.port}/ as admin, '
         f'password "{DEMO_PASSWORD}", database "{name}".', flush=True)
+    from rkc.demo import portal_user
+    number = tryton_job.transaction(portal_user.create, database=name)
+    print(f'Consumers\' portal: {_portal_url(args.port, name)} as '
+        f'{portal_user.EMAIL}, password "{portal_user.PASSWORD}" (account '
+        f'{number}; another account links with its receipt code). Phone '
+        f'PIN of account {number}: {portal_user.PHONE_PIN}.', flush=True)
     if not args.no_serve:
         from rkc.metering import jobs
         _start_fleet(name)
