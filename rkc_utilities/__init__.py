@@ -1,1 +1,2 @@
 from . import portal_routes  # noqa: F401 (routes register on import)
+from . import agent_routes  # noqa: F401 (routes register on import)

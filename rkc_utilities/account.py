@@ -10,4 +10,5 @@ class Move(metaclass=PoolMeta):
     def _get_origin(cls):
         return super()._get_origin() + [
             'rkc.billing.run', 'rkc.penalty.run', 'rkc.recalculation',
-            'rkc.payment', 'rkc.payment.registry.import', 'rkc.agreement']
+            'rkc.payment', 'rkc.payment.registry.import', 'rkc.agreement',
+            'rkc.cash_desk.shift', 'rkc.payment.agent.day']

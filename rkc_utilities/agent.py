@@ -5,10 +5,18 @@ once when made and stored only as its SHA-256; revoking it is immediate."""
 import hashlib
 import secrets
 
+from sql import Conflict
+from sql.functions import CurrentTimestamp
+
+from trytond.i18n import gettext
 from trytond.model import (
-    DeactivableMixin, ModelSQL, ModelView, Unique, fields)
+    DeactivableMixin, ModelSQL, ModelView, Unique, Workflow, fields)
 from trytond.pool import Pool
 from trytond.pyson import Eval
+from trytond.transaction import Transaction
+
+from .common import today
+from .exceptions import PaymentError
 
 KEY_PREFIX = 'rkc_'
 
@@ -106,3 +114,85 @@ class AgentKey(ModelSQL, ModelView):
     @ModelView.button
     def revoke(cls, keys):
         cls.write(keys, {'revoked': True})
+
+
+class AgentDay(Workflow, ModelSQL, ModelView):
+    """An agent's payments through the API on one day: posted to the
+    general ledger as one batch; until then a payment of the day may be
+    cancelled."""
+    __name__ = 'rkc.payment.agent.day'
+
+    agent = fields.Many2One(
+        'rkc.payment.agent', "Agent", required=True, readonly=True,
+        ondelete='RESTRICT')
+    date = fields.Date("Date", required=True, readonly=True)
+    postings = fields.One2Many(
+        'rkc.ledger.posting', 'origin', "General Ledger", readonly=True)
+    state = fields.Selection([
+            ('open', "Open"),
+            ('posted', "Posted"),
+            ], "State", required=True, readonly=True)
+
+    @classmethod
+    def __setup__(cls):
+        super().__setup__()
+        t = cls.__table__()
+        cls._sql_constraints += [
+            ('agent_date_unique', Unique(t, t.agent, t.date),
+                'rkc_utilities.msg_agent_day_unique'),
+            ]
+        cls._order = [('date', 'DESC'), ('agent', 'ASC'), ('id', 'DESC')]
+        cls._transitions |= {('open', 'posted')}
+        cls._buttons.update({
+                'post': {
+                    'invisible': Eval('state') != 'open',
+                    'depends': ['state'],
+                    },
+                })
+
+    @staticmethod
+    def default_state():
+        return 'open'
+
+    def get_rec_name(self, name):
+        return f'{self.agent.code} {self.date:%d.%m.%Y}'
+
+    @classmethod
+    def of(cls, agent, date):
+        """The agent's day, added by the first payment; concurrent first
+        payments keep one (ON CONFLICT)."""
+        table = cls.__table__()
+        transaction = Transaction()
+        cursor = transaction.connection.cursor()
+        cursor.execute(*table.insert(
+                [table.agent, table.date, table.state, table.create_uid,
+                    table.create_date],
+                [[agent.id, date, 'open', transaction.user,
+                        CurrentTimestamp()]],
+                on_conflict=Conflict(
+                    table, indexed_columns=[table.agent, table.date])))
+        day, = cls.search([('agent', '=', agent.id), ('date', '=', date)])
+        return day
+
+    @classmethod
+    @ModelView.button
+    @Workflow.transition('posted')
+    def post(cls, days):
+        """One move per centre for the day's API payments and their
+        cancellations: the agent's account against settlements."""
+        pool = Pool()
+        Payment = pool.get('rkc.payment')
+        Posting = pool.get('rkc.ledger.posting')
+        for day in days:
+            # Payments of the day may still come and be cancelled.
+            if day.date >= today():
+                raise PaymentError(gettext(
+                        'rkc_utilities.msg_agent_day_not_over',
+                        day=day.rec_name))
+            Posting.summarize(str(day), day.date,
+                gettext('rkc_utilities.msg_agent_day_move',
+                    day=day.rec_name),
+                counter_account=day.agent.account,
+                line_origins=Payment.ledger_origins(
+                    lambda t, day=day: (t.agent == day.agent.id)
+                    & (t.date == day.date) & (t.channel == 'agent')))

@@ -76,3 +76,24 @@ class CashDesk(DeactivableMixin, ModelSQL, ModelView):
         help="The centre the desk belongs to.")
     name = fields.Char("Name", required=True,
         help="The window's name or number as shown to visitors.")
+    cash_account = fields.Many2One(
+        'account.account', "Cash Account", ondelete='RESTRICT',
+        help="Where the desk's cash is (50); needed to post its shifts.")
+    card_account = fields.Many2One(
+        'account.account', "Card Settlements Account", ondelete='RESTRICT',
+        help="Where card payments are until the acquiring bank transfers "
+        "them (57).")
+
+    @staticmethod
+    def default_cash_account():
+        return _account_by_code('50')
+
+    @staticmethod
+    def default_card_account():
+        return _account_by_code('57')
+
+
+def _account_by_code(code):
+    Account = Pool().get('account.account')
+    accounts = Account.search([('code', '=', code)], limit=1)
+    return accounts[0].id if accounts else None

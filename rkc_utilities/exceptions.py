@@ -74,3 +74,7 @@ class LegalError(UserError):
 
 class PortalError(UserError):
     "Portal data that cannot be accepted."
+
+
+class CashDeskError(UserError):
+    "A cash-desk shift or desk payment that the cashier may not take."

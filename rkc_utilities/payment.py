@@ -29,7 +29,7 @@ from rkc.payments.registry_format import (
     KINDS as LAYOUT_KINDS, RegistryFormat as Layout, RegistryFormatError)
 
 from .common import today
-from .exceptions import PaymentError
+from .exceptions import CashDeskError, PaymentError
 from .ledger import _money
 
 CHANNELS = [
@@ -38,6 +38,8 @@ CHANNELS = [
     ('agent', "Payment Agent"),
     ('registry', "Registry"),
     ]
+# What a cashier takes at a centre's desk, within a shift.
+DESK_CHANNELS = {'cash', 'card'}
 STATES = [
     ('received', "Received"),
     ('posted', "Posted"),
@@ -94,6 +96,9 @@ class Payment(Workflow, ModelSQL, ModelView):
     operation_key = fields.Char("Operation Key", readonly=True,
         help="What makes the operation unique for its agent.")
     payer_name = fields.Char("Payer", readonly=True)
+    shift = fields.Many2One(
+        'rkc.cash_desk.shift', "Shift", readonly=True, ondelete='RESTRICT',
+        help="The cash-desk shift that took the cash or card payment.")
     registry_import = fields.Many2One(
         'rkc.payment.registry.import', "Registry", readonly=True,
         ondelete='RESTRICT')
@@ -116,6 +121,7 @@ class Payment(Workflow, ModelSQL, ModelView):
                     (t.date, Index.Range())),
                 Index(t, (t.agent, Index.Equality()),
                     (t.date, Index.Range())),
+                Index(t, (t.shift, Index.Equality())),
                 })
         cls._order = [('accepted_at', 'DESC'), ('id', 'DESC')]
         cls._transitions |= {('received', 'posted'), ('posted', 'cancelled')}
@@ -154,7 +160,34 @@ class Payment(Workflow, ModelSQL, ModelView):
         if mode == 'create' and values.get('account') \
                 and not values.get('centre'):
             values['centre'] = Account(values['account']).centre.id
+        if mode == 'create' and values.get(
+                'channel', cls.default_channel()) in DESK_CHANNELS:
+            values['shift'] = cls._desk_shift(values.get('shift'))
         return values
+
+    @classmethod
+    def _desk_shift(cls, shift_id):
+        """The open shift of the current user that takes a desk payment:
+        cash and card are only taken within one."""
+        pool = Pool()
+        Shift = pool.get('rkc.cash_desk.shift')
+        User = pool.get('res.user')
+        user = Transaction().user
+        if shift_id is None:
+            shifts = Shift.search([
+                    ('cashier', '=', user), ('state', '=', 'open')],
+                limit=1)
+            if not shifts:
+                raise CashDeskError(gettext(
+                        'rkc_utilities.msg_cash_desk_no_shift',
+                        user=User(user).rec_name))
+            return shifts[0].id
+        shift = Shift(shift_id)
+        if shift.state != 'open' or shift.cashier.id != user:
+            raise CashDeskError(gettext(
+                    'rkc_utilities.msg_cash_desk_shift_not_open',
+                    shift=shift.rec_name, user=User(user).rec_name))
+        return shift.id
 
     @classmethod
     def ledger_origins(cls, where):
@@ -168,6 +201,7 @@ class Payment(Workflow, ModelSQL, ModelView):
     @Workflow.transition('posted')
     def post(cls, payments):
         "Allocate the payments into the subledger."
+        lock_accounts({p.account.id for p in payments})
         for payment in payments:
             if payment.account.state != 'open':
                 raise PaymentError(gettext(
@@ -201,6 +235,19 @@ class Payment(Workflow, ModelSQL, ModelView):
                         'part': line.part + REVERSAL})
         Line.insert_rows(rows)
         cls.write(payments, {'state': 'cancelled'})
+
+
+def lock_accounts(account_ids):
+    """Serialize allocations to the same accounts: a payment allocated
+    while another one to the account commits would not see its lines.
+    An update (not a lock) makes PostgreSQL restart the later transaction
+    with a snapshot that does."""
+    Account = Pool().get('rkc.account')
+    table = Account.__table__()
+    cursor = Transaction().connection.cursor()
+    for ids in grouped_slice(sorted(account_ids)):
+        cursor.execute(*table.update(
+                [table.state], [table.state], where=table.id.in_(list(ids))))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -309,17 +356,7 @@ def _subscribed_services(account_ids):
 
 def _account_rows(payments, ledger, subscribed, regulations):
     "The subledger rows of one account's payments."
-    debts = []
-    for period in sorted({p for p, _ in ledger.principal}
-            | {p for p, _ in ledger.penalty}):
-        principal = {s: a for (p, s), a in ledger.principal.items()
-            if p == period and a > 0}
-        penalty = sum((a for (p, _), a in ledger.penalty.items()
-                if p == period and a > 0), ZERO)
-        if principal or penalty:
-            debts.append(allocation.PeriodDebt(
-                    period, regulations.due_date(period), principal,
-                    penalty))
+    debts = _period_debts(ledger, regulations)
     owed = {debt.period for debt in debts}
     engine_payments = {}
     for payment in payments:
@@ -371,6 +408,29 @@ def _account_rows(payments, ledger, subscribed, regulations):
             'part': part}
         for (payment, service, period, part), amount in amounts.items()
         if amount]
+
+
+def _period_debts(ledger, regulations):
+    "An account's debts by period (allocation.PeriodDebt), oldest first."
+    debts = []
+    for period in sorted({p for p, _ in ledger.principal}
+            | {p for p, _ in ledger.penalty}):
+        principal = {s: a for (p, s), a in ledger.principal.items()
+            if p == period and a > 0}
+        penalty = sum((a for (p, _), a in ledger.penalty.items()
+                if p == period and a > 0), ZERO)
+        if principal or penalty:
+            debts.append(allocation.PeriodDebt(
+                    period, regulations.due_date(period), principal,
+                    penalty))
+    return debts
+
+
+def account_debts(account_id, regulations=None):
+    """What an account owes by period (allocation.PeriodDebt with the
+    principal by service id), as the allocation of a payment sees it."""
+    regulations = regulations or default_regulations()
+    return _period_debts(_ledgers([account_id])[account_id], regulations)
 
 
 def _advance_weights(ledger, subscribed):

@@ -145,3 +145,15 @@ def test_pro_rata_parts_sum_exactly_and_stay_close(total, weights):
         exact = Fraction(total) * weight / whole
         assert abs(Fraction(part) - exact) < Fraction(1, 100)
         assert part >= 0
+
+
+@given(st.integers(min_value=0, max_value=10**9),
+    st.lists(st.decimals(min_value=0, max_value=10**6, places=3),
+        min_size=1, max_size=12))
+def test_pro_rata_of_decimals_splits_as_of_exact_fractions(total, weights):
+    "Decimal weights take an integer path; it must split like Fractions."
+    total = D(total).scaleb(-2)
+    if not any(weights):
+        weights[0] = D(1)
+    assert pro_rata(total, weights) == pro_rata(
+        total, [Fraction(weight) for weight in weights])

@@ -36,14 +36,50 @@ def apportion(total, shares):
 
 def pro_rata(total, weights):
     "Split ``total`` in proportion to ``weights``, to the kopeck exactly."
-    whole = sum(Fraction(weight) for weight in weights)
+    integers = _common_integers(weights)
+    if integers is None:
+        whole = sum(Fraction(weight) for weight in weights)
+        if not whole:
+            return _nothing_to_split(total, weights)
+        return apportion(total, [Fraction(total) * Fraction(weight) / whole
+                for weight in weights])
+    # The same largest-remainder split in integers: a payment registry
+    # splits hundreds of thousands of payments, and Fractions cost most.
+    whole = sum(integers)
     if not whole:
-        if kopecks(total):
-            raise CalculationError(
-                f'cannot split {total} in proportion to nothing')
-        return [ZERO for _ in weights]
-    return apportion(total, [Fraction(total) * Fraction(weight) / whole
-            for weight in weights])
+        return _nothing_to_split(total, weights)
+    if whole < 0:
+        integers, whole = [-i for i in integers], -whole
+    amount = kopecks(total)
+    divided = [divmod(amount * weight, whole) for weight in integers]
+    parts = [quotient for quotient, _ in divided]
+    missing = amount - sum(parts)
+    if not 0 <= missing <= len(parts):
+        raise CalculationError(
+            f'cannot split {total} into parts close to the shares')
+    for i in sorted(range(len(parts)),
+            key=lambda i: (-divided[i][1], i))[:missing]:
+        parts[i] += 1
+    return [Decimal(part).scaleb(-2) for part in parts]
+
+
+def _nothing_to_split(total, weights):
+    if kopecks(total):
+        raise CalculationError(
+            f'cannot split {total} in proportion to nothing')
+    return [ZERO for _ in weights]
+
+
+def _common_integers(weights):
+    """Integer (and Decimal) weights scaled to integers by one power of ten,
+    or None for other kinds of numbers."""
+    exponent = 0
+    for weight in weights:
+        if isinstance(weight, Decimal) and weight.is_finite():
+            exponent = min(exponent, weight.as_tuple().exponent)
+        elif not isinstance(weight, int):
+            return None
+    return [int(Decimal(weight).scaleb(-exponent)) for weight in weights]
 
 
 @dataclasses.dataclass(frozen=True)
