@@ -10,11 +10,13 @@ from sql.aggregate import Sum
 from sql.conditionals import Case, Coalesce
 from sql.functions import Round
 
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
+from rkc.bulk_insert import copy_insert
 from rkc.engine.money import round_money
 
 from .exceptions import PostedError
@@ -28,6 +30,8 @@ KINDS = [
     ('write_off', "Write-off"),
     ('instalment', "Instalment"),
     ]
+# A line is posted once per document, service, period, kind and part.
+CONFLICT = ('account', 'service', 'period', 'kind', 'origin', 'part')
 ORIGINS = [
     'rkc.billing.run',
     'rkc.payment',
@@ -35,8 +39,6 @@ ORIGINS = [
     'rkc.penalty.run',
     'rkc.agreement',
     'rkc.recalculation',
-    'rkc.cash_desk.shift',
-    'rkc.payment.agent.day',
     ]
 
 
@@ -90,9 +92,7 @@ class LedgerLine(ModelSQL, ModelView):
         # Exactly once: a job that runs twice inserts nothing the second
         # time.
         cls._sql_constraints += [
-            ('line_unique', Unique(
-                    t, t.account, t.service, t.period, t.kind, t.origin,
-                    t.part),
+            ('line_unique', Unique(t, *(getattr(t, c) for c in CONFLICT)),
                 'rkc_utilities.msg_ledger_line_unique'),
             ]
         cls._sql_indexes.update({
@@ -141,15 +141,17 @@ class LedgerLine(ModelSQL, ModelView):
             'origin', 'part']
         cursor = transaction.connection.cursor()
         user = transaction.user
+        values = [[row[c] for c in columns] + [user] for row in rows]
+        if backend.name == 'postgresql':
+            return copy_insert(cursor, cls._table, columns + ['create_uid'],
+                values, conflict=CONFLICT)
         sql, _ = tuple(table.insert(
                 [getattr(table, c) for c in columns] + [table.create_uid],
                 values=[[None] * (len(columns) + 1)]))
-        sql += (' ON CONFLICT (account, service, period, kind, origin, '
-            'part) DO NOTHING')
-        # One statement per row, pipelined by psycopg: a single statement
-        # with a placeholder per value costs more to prepare than to run.
-        cursor.executemany(sql,
-            [[row[c] for c in columns] + [user] for row in rows])
+        sql += f' ON CONFLICT ({", ".join(CONFLICT)}) DO NOTHING'
+        # One statement per row: a single statement with a placeholder per
+        # value costs more to prepare than to run.
+        cursor.executemany(sql, values)
         return cursor.rowcount
 
     @classmethod
@@ -299,16 +301,13 @@ class LedgerPosting(ModelSQL, ModelView):
 
     @classmethod
     def summarize(cls, origin, date, description, counter_account=None,
-            line_origins=None, parts=None):
+            line_origins=None):
         """Post one move per centre for the lines of ``origin`` not yet
         summarized: per service, settlements with consumers against the
         service's revenue account, or against ``counter_account`` (cash,
         bank, agents) for money received; sides swap for a net credit.
         ``line_origins`` (a query of origins) takes the lines of several
-        documents of one batch, e.g. the payments of a registry file.
-        ``parts``, a list of (line_origins, counter_account), puts batches
-        with different counter accounts in the same move (a cash-desk
-        shift's cash and card payments)."""
+        documents of one batch, e.g. the payments of a registry file."""
         pool = Pool()
         Line = pool.get('rkc.ledger.line')
         Service = pool.get('rkc.service')
@@ -318,34 +317,26 @@ class LedgerPosting(ModelSQL, ModelView):
         config = Configuration(1)
         line = Line.__table__()
         cursor = Transaction().connection.cursor()
-        if parts is None:
-            parts = [(line_origins, counter_account)]
-        batches = []
+        of_batch = (line.origin == origin if line_origins is None
+            else line.origin.in_(line_origins))
+        cursor.execute(*line.select(
+                line.centre, line.service, Sum(line.amount),
+                where=of_batch & (line.move == Null),
+                group_by=[line.centre, line.service],
+                order_by=[line.centre, line.service]))
         by_centre = {}
-        for part_origins, part_counter in parts:
-            of_part = (line.origin == origin if part_origins is None
-                else line.origin.in_(part_origins))
-            batches.append(of_part)
-            cursor.execute(*line.select(
-                    line.centre, line.service, Sum(line.amount),
-                    where=of_part & (line.move == Null),
-                    group_by=[line.centre, line.service],
-                    order_by=[line.centre, line.service]))
-            for centre, service, amount in cursor:
-                by_centre.setdefault(centre, []).append(
-                    (Service(service), _money(amount), part_counter))
-        of_batch = batches[0]
-        for of_part in batches[1:]:
-            of_batch |= of_part
+        for centre, service, amount in cursor:
+            by_centre.setdefault(centre, []).append(
+                (Service(service), _money(amount)))
         company = Transaction().context.get('company')
         period = Period.find(company, date=date)
         for centre, amounts in by_centre.items():
             move_lines = []
             total = Decimal(0)
-            for service, amount, part_counter in amounts:
+            for service, amount in amounts:
                 if not amount:
                     continue
-                counter = (part_counter
+                counter = (counter_account
                     or service.product.account_revenue_used)
                 debit, credit = (amount, 0) if amount > 0 else (0, -amount)
                 move_lines.append({

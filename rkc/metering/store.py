@@ -8,6 +8,8 @@ import sqlite3
 from datetime import datetime
 from decimal import Decimal
 
+from rkc.bulk_insert import copy_insert
+
 READING_COLUMNS = (
     'meter', 'read_at', 'value', 'value_t2', 'value_t3', 'source', 'state',
     'reason', 'poll', 'create_uid', 'create_date')
@@ -72,24 +74,9 @@ def store_readings(connection, rows):
 
 
 def _store_postgresql(connection, rows):
-    # COPY is the fastest way in; the conflict check needs a real INSERT.
     with connection.cursor() as cursor:
-        cursor.execute(
-            'CREATE TEMP TABLE IF NOT EXISTS rkc_meter_reading_in '
-            'ON COMMIT DELETE ROWS AS '
-            f'SELECT {_COLUMN_LIST} FROM rkc_meter_reading WITH NO DATA')
-        with cursor.copy(
-                f'COPY rkc_meter_reading_in ({_COLUMN_LIST}) '
-                'FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row(row)
-        cursor.execute(
-            f'INSERT INTO rkc_meter_reading ({_COLUMN_LIST}) '
-            f'SELECT {_COLUMN_LIST} FROM rkc_meter_reading_in '
-            'ON CONFLICT (meter, read_at) DO NOTHING')
-        inserted = cursor.rowcount
-        cursor.execute('DELETE FROM rkc_meter_reading_in')
-    return inserted
+        return copy_insert(cursor, 'rkc_meter_reading', READING_COLUMNS,
+            rows, conflict=('meter', 'read_at'))
 
 
 def _store_sqlite(connection, rows):

@@ -3,7 +3,7 @@ Tryton transaction.
 
 The file is read twice, streaming: the first pass checks it as a whole
 (a bad line or a trailer mismatch quarantines it, nothing is credited);
-the second writes its payments in batches of multi-row inserts. Exactly
+the second writes its payments in batches (COPY on PostgreSQL). Exactly
 once comes from unique keys, not from checks: the import record is unique
 by agent and file SHA-256, a payment by agent and operation (branch,
 number, date); both are inserted with ON CONFLICT DO NOTHING, so a second
@@ -18,6 +18,7 @@ from decimal import Decimal
 from sql import Conflict, Null
 from sql.functions import CurrentTimestamp
 
+from rkc.bulk_insert import copy_insert
 from rkc.payments.registry import accepted_records, check_registry
 
 BATCH = 2000
@@ -80,7 +81,6 @@ def import_registry(path, agent_code, format_name=None):
                 _write_batch(agent, import_id, batch, result)
                 batch = []
         _write_batch(agent, import_id, batch, result)
-    _post_to_general_ledger(agent, import_id, summary)
     RegistryImport = pool.get('rkc.payment.registry.import')
     RegistryImport.write([RegistryImport(import_id)], {
             'credited': result.credited, 'duplicates': result.duplicates,
@@ -189,63 +189,71 @@ def _existing_keys(Model, agent, keys):
     return {key for key, in cursor}
 
 
+PAYMENT_COLUMNS = (
+    'account', 'centre', 'amount', 'commission', 'accepted_at', 'date',
+    'period', 'channel', 'agent', 'branch', 'terminal', 'operation_id',
+    'operation_key', 'payer_name', 'registry_import', 'state',
+    'create_uid', 'create_date')
+SUSPENSE_COLUMNS = (
+    'agent', 'registry_import', 'account_number', 'reason', 'payer_name',
+    'address', 'accepted_at', 'period', 'amount', 'commission', 'branch',
+    'terminal', 'operation_id', 'operation_key', 'state', 'create_uid',
+    'create_date')
+
+
 def _insert_payments(agent, import_id, payments, keys, accounts):
     "[(line, id)] of the payments inserted; operations seen before skip."
-    from trytond.pool import Pool
     from trytond.transaction import Transaction
     if not payments:
         return []
-    Payment = Pool().get('rkc.payment')
-    table = Payment.__table__()
-    transaction = Transaction()
-    cursor = transaction.connection.cursor()
-    now = CurrentTimestamp()
-    cursor.execute(*table.insert(
-            [table.account, table.centre, table.amount, table.commission,
-                table.accepted_at, table.date, table.period, table.channel,
-                table.agent, table.branch, table.terminal,
-                table.operation_id, table.operation_key, table.payer_name,
-                table.registry_import, table.state, table.create_uid,
-                table.create_date],
-            [[accounts[p.account][0], accounts[p.account][2], p.amount,
-                    p.commission, p.accepted_at, p.accepted_at.date(),
-                    p.period, 'registry', agent.id, p.branch, p.terminal,
-                    p.operation_id, keys[id(p)], p.payer, import_id,
-                    'posted', transaction.user, now]
-                for p in payments],
-            on_conflict=Conflict(table, indexed_columns=[
-                    table.agent, table.operation_key]),
-            returning=[table.id, table.operation_key]))
-    ids = dict((key, id_) for id_, key in cursor)
+    user, now = Transaction().user, _utc_now()
+    inserted = _insert_new('rkc.payment', PAYMENT_COLUMNS, [
+            [accounts[p.account][0], accounts[p.account][2], p.amount,
+                p.commission, p.accepted_at, p.accepted_at.date(),
+                p.period, 'registry', agent.id, p.branch, p.terminal,
+                p.operation_id, keys[id(p)], p.payer, import_id, 'posted',
+                user, now]
+            for p in payments], returning=('id', 'operation_key'))
+    ids = {key: id_ for id_, key in inserted}
     return [(p, ids[keys[id(p)]]) for p in payments if keys[id(p)] in ids]
 
 
 def _insert_suspense(agent, import_id, items, keys):
-    from trytond.pool import Pool
     from trytond.transaction import Transaction
     if not items:
         return 0
-    Suspense = Pool().get('rkc.payment.suspense')
-    table = Suspense.__table__()
-    transaction = Transaction()
-    cursor = transaction.connection.cursor()
-    now = CurrentTimestamp()
-    cursor.execute(*table.insert(
-            [table.agent, table.registry_import, table.account_number,
-                table.reason, table.payer_name, table.address,
-                table.accepted_at, table.period, table.amount,
-                table.commission, table.branch, table.terminal,
-                table.operation_id, table.operation_key, table.state,
-                table.create_uid, table.create_date],
-            [[agent.id, import_id, p.account, reason, p.payer, p.address,
+    user, now = Transaction().user, _utc_now()
+    return len(_insert_new('rkc.payment.suspense', SUSPENSE_COLUMNS, [
+                [agent.id, import_id, p.account, reason, p.payer, p.address,
                     p.accepted_at, p.period, p.amount, p.commission,
                     p.branch, p.terminal, p.operation_id, keys[id(p)],
-                    'open', transaction.user, now]
-                for p, reason in items],
+                    'open', user, now]
+                for p, reason in items], returning=('id',)))
+
+
+def _utc_now():
+    "A timestamp as Tryton stores them: UTC without a zone."
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _insert_new(model, columns, rows, returning):
+    """Insert the rows of the model whose (agent, operation_key) is new;
+    the inserted rows' ``returning`` columns."""
+    from trytond import backend
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+    Model = Pool().get(model)
+    cursor = Transaction().connection.cursor()
+    if backend.name == 'postgresql':
+        return copy_insert(cursor, Model._table, columns, rows,
+            conflict=('agent', 'operation_key'), returning=returning)
+    table = Model.__table__()
+    cursor.execute(*table.insert(
+            [getattr(table, c) for c in columns], rows,
             on_conflict=Conflict(table, indexed_columns=[
                     table.agent, table.operation_key]),
-            returning=[table.id]))
-    return len(cursor.fetchall())
+            returning=[getattr(table, c) for c in returning]))
+    return cursor.fetchall()
 
 
 def _store_readings(payments, result):
@@ -300,8 +308,13 @@ def _datetime(value):
     return value
 
 
-def _post_to_general_ledger(agent, import_id, summary):
-    "One move per centre: the agent's account against settlements."
+def post_to_general_ledger(import_id):
+    """One move per centre for the import's payments not yet summarized:
+    the agent's account against settlements. Run in a transaction of its
+    own after the import's: creating a move locks journal periods and
+    sequences, and a lock taken inside the import would restart all of
+    it. Posting again posts only what is left, so a crash in between is
+    repaired by importing the file again."""
     from trytond.i18n import gettext
     from trytond.pool import Pool
     pool = Pool()
@@ -315,14 +328,15 @@ def _post_to_general_ledger(agent, import_id, summary):
         return
     Posting.summarize(str(record), latest[0].date,
         gettext('rkc_utilities.msg_registry_move_description',
-            agent=agent.code, file=record.filename or summary.sha256[:12]),
-        counter_account=agent.account,
+            agent=record.agent.code,
+            file=record.filename or record.sha256[:12]),
+        counter_account=record.agent.account,
         line_origins=Payment.ledger_origins(
             lambda t: t.registry_import == import_id))
 
 
-def _import_retried(database, context, args, attempts=8):
-    """The import in one transaction, started again while another worker
+def _retried(database, context, func, *args, attempts=8):
+    """``func`` in one transaction, started again while another worker
     holds a table lock it needs: tryton_job.transaction retries failures
     inside a transaction, not a lock refused when one starts (e.g. the
     journal period that a concurrent import of the same file creates)."""
@@ -333,9 +347,8 @@ def _import_retried(database, context, args, attempts=8):
     from rkc import tryton_job
     for attempt in range(attempts):
         try:
-            return tryton_job.transaction(
-                import_registry, args.file, args.agent, args.format,
-                database=database, user=1, context=context)
+            return tryton_job.transaction(func, *args, database=database,
+                user=1, context=context)
         except backend.DatabaseOperationalError:
             if attempt == attempts - 1:
                 raise
@@ -347,9 +360,15 @@ def command(args):
     from rkc import tryton_commands
     _, name = tryton_commands._prepare(args)
     context = tryton_commands._company_context(name)
+    import time
+
     from trytond.exceptions import UserError
+    started = time.monotonic()
     try:
-        result = _import_retried(name, context, args)
+        result = _retried(name, context, import_registry, args.file,
+            args.agent, args.format)
+        if result.state in {'accepted', 'duplicate'}:
+            _retried(name, context, post_to_general_ledger, result.id)
     except UserError as error:
         print(f'refused: {error.message}', file=sys.stderr)
         return 2
@@ -359,7 +378,7 @@ def command(args):
     print(f'import {result.id}: {result.state}, {result.records} lines, '
         f'{result.amount} RUB; credited {result.credited}, duplicates '
         f'{result.duplicates}, to suspense {result.suspended}, readings '
-        f'{result.readings}')
+        f'{result.readings}; {time.monotonic() - started:.2f} s')
     for error in result.errors[:50]:
         print(f'  {error}')
     return 2 if result.state == 'quarantined' else 0

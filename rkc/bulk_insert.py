@@ -1,0 +1,40 @@
+"""Many rows into a PostgreSQL table at COPY speed, skipping those whose
+unique key is already there.
+
+COPY is the fastest way in (an order of magnitude above multi-row INSERT,
+whose placeholders psycopg must parse) but knows no conflicts; so rows are
+copied into a temporary twin of the table and moved with one
+``INSERT … SELECT … ON CONFLICT DO NOTHING``.
+"""
+from psycopg import sql
+
+
+def copy_insert(cursor, table, columns, rows, conflict, returning=()):
+    """Insert ``rows`` (sequences in ``columns`` order) into ``table``;
+    rows clashing on the unique ``conflict`` columns are skipped. Returns
+    the inserted rows' ``returning`` columns, or their count without."""
+    staging = sql.Identifier(f'{table}_in')
+    target = sql.Identifier(table)
+    column_list = sql.SQL(', ').join(map(sql.Identifier, columns))
+    cursor.execute(sql.SQL(
+            'CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DELETE ROWS AS '
+            'SELECT {} FROM {} WITH NO DATA').format(
+            staging, column_list, target))
+    with cursor.copy(sql.SQL('COPY {} ({}) FROM STDIN').format(
+                staging, column_list)) as copy:
+        for row in rows:
+            copy.write_row(row)
+    statement = sql.SQL(
+        'INSERT INTO {} ({}) SELECT {} FROM {} '
+        'ON CONFLICT ({}) DO NOTHING').format(
+        target, column_list, column_list, staging,
+        sql.SQL(', ').join(map(sql.Identifier, conflict)))
+    if returning:
+        statement += sql.SQL(' RETURNING {}').format(
+            sql.SQL(', ').join(map(sql.Identifier, returning)))
+    cursor.execute(statement)
+    result = cursor.fetchall() if returning else cursor.rowcount
+    # The staging table lives as long as the connection: the next batch of
+    # the same transaction must not find these rows again.
+    cursor.execute(sql.SQL('DELETE FROM {}').format(staging))
+    return result
