@@ -56,18 +56,32 @@ def _report(run_id):
         }
 
 
+def _state(run_id):
+    from trytond.pool import Pool
+    pool = Pool()
+    Run = pool.get('rkc.billing.run')
+    Chunk = pool.get('rkc.billing.run.chunk')
+    run = Run(run_id)
+    failed = Chunk.search([('run', '=', run_id), ('state', '=', 'failed')],
+        count=True)
+    return run.state, run.progress, failed
+
+
 def _wait(run_id, database, context, out, poll=0.5):
-    "Follow the run's chunks (inline or on RQ workers) until it is done."
+    """Follow the run's chunks (inline or on RQ workers) until it is done,
+    reading only its state so that following costs the workers nothing."""
     import time
     shown = None
     while True:
-        report = tryton_job.transaction(
-            _report, run_id, database=database, context=context,
+        state, progress, failed = tryton_job.transaction(
+            _state, run_id, database=database, context=context,
             readonly=True)
-        if report['state'] in ('done', 'previewed') or report['failures']:
-            return report
-        if report['progress'] != shown:
-            shown = report['progress']
+        if state in ('done', 'previewed') or failed:
+            return tryton_job.transaction(
+                _report, run_id, database=database, context=context,
+                readonly=True)
+        if progress != shown:
+            shown = progress
             print(f'run {run_id}: {shown:.0%}', file=out, flush=True)
         time.sleep(poll)
 

@@ -7,7 +7,7 @@ from functools import cache
 from dateutil.relativedelta import relativedelta
 from trytond.i18n import gettext
 from trytond.model import (
-    DeactivableMixin, ModelSQL, ModelView, Unique, fields)
+    DeactivableMixin, Index, ModelSQL, ModelView, Unique, fields)
 from trytond.pool import PoolMeta
 from trytond.pyson import Bool, Eval
 from trytond.transaction import Transaction
@@ -156,6 +156,12 @@ class Meter(ModelSQL, ModelView):
             ('serial_unique', Unique(t, t.model, t.serial),
                 'rkc_utilities.msg_meter_serial_unique'),
             ]
+        # Premises and buildings have no One2Many of meters, so Tryton
+        # does not index these columns itself; billing reads by them.
+        cls._sql_indexes.update({
+                Index(t, (t.premise, Index.Equality())),
+                Index(t, (t.building, Index.Equality())),
+                })
 
     @staticmethod
     def default_state():
@@ -296,21 +302,18 @@ class Reading(ModelSQL, ModelView):
         """Hold for review the readings that the remote poll's validation
         would: against the meter's last valid reading before each."""
         for reading in readings:
-            if None in reading.values:
+            values = reading.values
+            if None in values:
                 continue
-            judged = reading.verdict()
+            meter = reading.meter
+            judged = jobs.verdict(
+                validation.Meter(meter.serial, meter.service.code,
+                    meter.digits),
+                values, 0, meter.serial, reading.read_at,
+                reading.previous(), _rules())
             if judged.state != 'valid' or judged.reason:
                 cls.write([reading], {
                         'state': judged.state, 'reason': judged.reason})
-
-    def verdict(self):
-        """The validation.Verdict on the reading, saved or not yet, against
-        the meter's last valid reading before it."""
-        meter = self.meter
-        return jobs.verdict(
-            validation.Meter(meter.serial, meter.service.code, meter.digits),
-            self.values, 0, meter.serial, self.read_at, self.previous(),
-            _rules())
 
     def previous(self):
         """validation.Previous of the meter's last valid reading before
