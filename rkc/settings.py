@@ -17,6 +17,9 @@ EMBEDDED = """\
 uri = {uri}
 path = {db_path}
 language = ru
+# The desk is opened with the database in its address; listing would test
+# every database of the server, and hang on one a migration keeps locked.
+list = False
 
 [web]
 listen = localhost:{port}

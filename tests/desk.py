@@ -99,8 +99,15 @@ def login(driver, url, database, user='admin', password='admin'):
     from selenium.webdriver.support.ui import WebDriverWait
     wait = WebDriverWait(driver, 30)
     driver.get(f'{url}#{database}')
-    wait.until(ec.visibility_of_element_located((By.ID, 'login'))).send_keys(
-        user, Keys.ENTER)
+    login_input = wait.until(ec.visibility_of_element_located(
+            (By.ID, 'login')))
+    # The server does not list its databases (list = False), so sao asks
+    # for the name; it does not take it from the address.
+    for database_input in driver.find_elements(
+            By.CSS_SELECTOR, 'input#database'):
+        if database_input.is_displayed():
+            database_input.send_keys(database)
+    login_input.send_keys(user, Keys.ENTER)
     wait.until(ec.visibility_of_element_located(
             (By.CSS_SELECTOR, 'input[type=password]'))).send_keys(
         password, Keys.ENTER)
