@@ -43,12 +43,13 @@ def rkc(*args, env, **kwargs):
 
 
 @contextlib.contextmanager
-def demo_desk(tmp_path, accounts=25):
+def demo_desk(tmp_path, accounts=25, settings=None):
     """Create a small demo town, serve it, and yield (base URL, database
-    name, environment); the server stops afterwards."""
+    name, environment); the server stops afterwards. ``settings`` adds
+    variables to the environment (e.g. TRYTOND_EMAIL__URI)."""
     if not (ROOT / '.cache' / 'sao' / 'index.html').exists():
         pytest.fail('sao is not installed: run make (it installs .cache/sao)')
-    env = server_environment(tmp_path)
+    env = {**server_environment(tmp_path), **(settings or {})}
     database = 'desk_' + uuid.uuid4().hex[:8]
     rkc('-d', database, 'demo', '--accounts', str(accounts), '--no-serve',
         env=env, stdout=subprocess.DEVNULL)
