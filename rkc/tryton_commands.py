@@ -204,6 +204,9 @@ def demo(args):
     print(f'Demo town of {args.accounts} accounts is ready (loaded in '
         f'{time.monotonic() - started:.0f} s).', flush=True)
     _bill_demo_months(name, {'company': company}, args.billed_months)
+    if args.billed_months and not args.no_serve:
+        from rkc.demo import agent_api
+        agent_api.show(name, args.port)
     print(f'Log in at http://localhost:{args.port}/ as admin, '
         f'password "{DEMO_PASSWORD}", database "{name}".', flush=True)
     from rkc.demo import portal_user
