@@ -32,7 +32,8 @@ demo: $(BIN)/rkc $(SAO)/index.html
 # The whole suite against PostgreSQL (and the real Redis, pymodbus servers
 # and headless Chromium the tests start).
 test: $(BIN)/rkc $(SAO)/index.html
-	$(BIN)/ruff check rkc rkc_utilities tests bench
+	$(BIN)/ruff check rkc rkc_utilities tests bench tools
+	$(BIN)/python tools/drop_test_cache.py $(PG_URI)
 	TRYTOND_DATABASE_URI=$(PG_URI) DB_CACHE=postgresql:// \
 		$(BIN)/python -m pytest -q -p no:cacheprovider
 
@@ -42,7 +43,7 @@ test-sqlite: $(BIN)/rkc $(SAO)/index.html
 		$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(BIN)/rkc
-	$(BIN)/ruff check rkc rkc_utilities tests bench
+	$(BIN)/ruff check rkc rkc_utilities tests bench tools
 
 clean:
 	rm -rf var .pytest_cache
