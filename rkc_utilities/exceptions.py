@@ -78,3 +78,7 @@ class PortalError(UserError):
 
 class CashDeskError(UserError):
     "A cash-desk shift or desk payment that the cashier may not take."
+
+
+class NotificationError(UserError):
+    "A notification campaign or channel that cannot send as configured."
