@@ -28,25 +28,27 @@ def served(tmp_path_factory, prefix, accounts):
     var = tmp_path_factory.mktemp(prefix)
     env = town.environment(var)
     database = f'{prefix}_{uuid.uuid4().hex[:8]}'
-    town.build(database, accounts, env)
     saved = {option: config.get('database', option)
         for option in ('uri', 'path')}
-    tryton_job.configure(str(var / 'trytond.conf'))
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, '-m', 'rkc.cli', '-d', database, 'serve',
-            '--port', str(port)],
-        env=env, cwd=town.ROOT, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    url = f'http://localhost:{port}'
+    server = None
     try:
+        town.build(database, accounts, env)
+        tryton_job.configure(str(var / 'trytond.conf'))
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, '-m', 'rkc.cli', '-d', database, 'serve',
+                '--port', str(port)],
+            env=env, cwd=town.ROOT, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        url = f'http://localhost:{port}'
         town.wait_for(lambda: _listening(url) or server.poll() is not None,
             what='trytond to listen')
         assert server.poll() is None, 'trytond exited'
         yield database, url, env, var
     finally:
-        server.terminate()
-        server.wait(10)
+        if server is not None:
+            server.terminate()
+            server.wait(10)
         for option, value in saved.items():
             config.set('database', option, value)
         town.drop(database)
