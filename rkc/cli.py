@@ -37,6 +37,11 @@ def _import_registry(args):
     return importer.command(args)
 
 
+def _notify(args):
+    from rkc import notify_command
+    return notify_command.command(args)
+
+
 def _period(text):
     import datetime as dt
     try:
@@ -44,6 +49,15 @@ def _period(text):
     except ValueError:
         raise argparse.ArgumentTypeError(
             f'not a month in the form YYYY-MM: {text!r}') from None
+
+
+def _date(text):
+    import datetime as dt
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'not a date in the form YYYY-MM-DD: {text!r}') from None
 
 
 def build_parser():
@@ -144,6 +158,14 @@ def build_parser():
     scope.add_argument('--building', type=int,
         help='only this building (id)')
     p.set_defaults(func=_tryton('read_meters'))
+
+    p = sub.add_parser('notify',
+        help='run a notification campaign: select, then send')
+    p.add_argument('--campaign', required=True, type=int,
+        help="the campaign's id")
+    p.add_argument('--date', type=_date,
+        help='the day to run it for, YYYY-MM-DD (default today)')
+    p.set_defaults(func=_notify)
     return parser
 
 
