@@ -449,6 +449,9 @@ class Recalculation(Workflow, ModelSQL, ModelView):
         Period = pool.get('rkc.period')
         LedgerLine = pool.get('rkc.ledger.line')
         Posting = pool.get('rkc.ledger.posting')
+        if not records:
+            # Nothing to post does not open the current period.
+            return
         today = dt.date.today()
         period = Period.current(today)
         period.check_open()
