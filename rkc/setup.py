@@ -148,7 +148,10 @@ def _configure(company):
                     'type': 'revenue'}])
     settlements, = Account.search([
             ('code', '=', '62.01'), ('company', '=', company.id)])
+    social_protection, = Account.search([
+            ('code', '=', '76.01'), ('company', '=', company.id)])
     config.settlement_account = settlements
+    config.subsidy_account = social_protection
     config.billing_journal = journals[0]
     config.save()
 
