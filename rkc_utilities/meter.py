@@ -302,18 +302,21 @@ class Reading(ModelSQL, ModelView):
         """Hold for review the readings that the remote poll's validation
         would: against the meter's last valid reading before each."""
         for reading in readings:
-            values = reading.values
-            if None in values:
+            if None in reading.values:
                 continue
-            meter = reading.meter
-            judged = jobs.verdict(
-                validation.Meter(meter.serial, meter.service.code,
-                    meter.digits),
-                values, 0, meter.serial, reading.read_at,
-                reading.previous(), _rules())
+            judged = reading.verdict()
             if judged.state != 'valid' or judged.reason:
                 cls.write([reading], {
                         'state': judged.state, 'reason': judged.reason})
+
+    def verdict(self):
+        """The validation.Verdict on the reading, saved or not yet, against
+        the meter's last valid reading before it."""
+        meter = self.meter
+        return jobs.verdict(
+            validation.Meter(meter.serial, meter.service.code, meter.digits),
+            self.values, 0, meter.serial, self.read_at, self.previous(),
+            _rules())
 
     def previous(self):
         """validation.Previous of the meter's last valid reading before
