@@ -214,9 +214,10 @@ class WebUser(metaclass=PoolMeta):
             url or Transaction().context.get('portal_reset_url'))
 
 
-class PhoneAttempt(LoginAttempt):
-    "A wrong PIN keyed in for an account at the phone centre."
-    __name__ = 'rkc.phone.attempt'
+class PortalAttempt(LoginAttempt):
+    """A failed proof of holding an account: a wrong PIN at the phone
+    centre or a wrong receipt code in the portal."""
+    __name__ = 'rkc.portal.attempt'
     _table = None  # LoginAttempt names its table explicitly.
 
 

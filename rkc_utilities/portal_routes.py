@@ -295,12 +295,35 @@ def reset_password(portal):
         notice='Пароль изменён. Войдите с новым паролем.')
 
 
+def _locked(key):
+    "Too many failed proofs for ``key`` within the session timeout."
+    Attempt = Pool().get('rkc.portal.attempt')
+    with without_check_access():
+        return Attempt.count(key) > config.getint(
+            'session', 'max_attempt', default=5)
+
+
+def _failed(key, failed):
+    "Count a failed proof against ``key``; a good one clears its count."
+    Attempt = Pool().get('rkc.portal.attempt')
+    with without_check_access():
+        (Attempt.add if failed else Attempt.remove)(key)
+
+
 @portal_route('/link', methods=('POST',))
 def link(portal):
     Link = portal.pool.get('rkc.portal.link')
     number = re.sub(r'\s', '', portal.request.form.get('number', ''))
     code = re.sub(r'[\s-]', '', portal.request.form.get('code', ''))
+    # Codes are short enough to guess without a limit.
+    key = f'link:{portal.user.id}'
+    if _locked(key):
+        return portal.page(pages.accounts, portal.user,
+            Link.accounts(portal.user), number=number,
+            error='Слишком много неверных кодов. Попробуйте позже.',
+            status=HTTPStatus.TOO_MANY_REQUESTS)
     account = Link.link(portal.user, number, code)
+    _failed(key, account is None)
     if account is None:
         return portal.page(pages.accounts, portal.user,
             Link.accounts(portal.user), number=number,
@@ -622,27 +645,24 @@ def phone_balance(request, pool):
     JSON {"account", "pin"} in; a wrong PIN counts against the account and
     too many lock it for the session timeout."""
     Account = pool.get('rkc.account')
-    Attempt = pool.get('rkc.phone.attempt')
     try:
         data = json.loads(request.get_data(as_text=True) or '{}')
         number, pin = str(data['account']), str(data['pin'])
     except (ValueError, KeyError, TypeError):
         return _json({'error': 'account and pin are required'},
             HTTPStatus.BAD_REQUEST)
-    with without_check_access():
-        locked = Attempt.count(number) >= config.getint(
-            'session', 'max_attempt', default=5)
-    if locked:
+    key = f'phone:{number}'
+    if _locked(key):
         return _json({'error': 'too many attempts'},
             HTTPStatus.TOO_MANY_REQUESTS)
     # Read with the phone centre user's own access rules.
     accounts = Account.search([('number', '=', number)], limit=1)
     with without_check_access():
-        if not accounts or not accounts[0].check_phone_pin(pin):
-            Attempt.add(number)
-            return _json({'error': 'unknown account or wrong pin'},
-                HTTPStatus.FORBIDDEN)
-        Attempt.remove(number)
+        valid = bool(accounts) and accounts[0].check_phone_pin(pin)
+    _failed(key, not valid)
+    if not valid:
+        return _json({'error': 'unknown account or wrong pin'},
+            HTTPStatus.FORBIDDEN)
     account, = accounts
     start = from_ledger.latest_billed_period([account.id])
     return _json({

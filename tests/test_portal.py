@@ -323,6 +323,15 @@ def test_bad_input_changes_nothing(portal):
         'Адрес электронной почты указан неверно')
     refused(notifications, {'phone': '12345'}, 'телефон из 11 цифр')
     refused(notifications, {'sms_consent': '1'}, 'укажите телефон')
+    # Receipt codes are not guessed: after a few wrong ones even the right
+    # one is refused for a while.
+    (other, other_number, _), *_ = _accounts_with_meters(database)
+    for _ in range(MAX_ATTEMPT + 1):
+        refused('/link', {'number': other_number, 'code': '00000000'},
+            'код не подходит')
+    refused('/link', {'number': other_number,
+            'code': receipt_code(database, other_number)},
+        'Слишком много неверных кодов', status=429)
     # A form without its token is refused before anything is read.
     refused(notifications, {'email': 'a@example.org', 'csrf': 'forged'},
         'Форма устарела')
@@ -409,6 +418,6 @@ def test_phone_lookup(portal):
         'due_date': default_regulations().due_date(period).isoformat()}
     assert Decimal(answer['balance']) == balance
     assert ask(portal_user.PHONE_PIN, token='wrong')[0] == 401
-    for _ in range(MAX_ATTEMPT):
+    for _ in range(MAX_ATTEMPT + 1):
         assert ask('0000')[0] == 403
     assert ask(portal_user.PHONE_PIN)[0] == 429
