@@ -5,6 +5,7 @@ verification reminders selected by rules, sent by e-mail, SMS and voice
 calls with the consumer's consent and outside quiet hours. Each message
 keeps its delivery status: a restriction notice needs proof of delivery."""
 import datetime as dt
+import logging
 from decimal import Decimal
 from pathlib import Path
 
@@ -62,6 +63,7 @@ REASONS = [
 QUIET_CHANNELS = {'sms', 'call'}
 CONSENT = {'email': 'email_consent', 'sms': 'sms_consent',
     'call': 'call_consent'}
+logger = logging.getLogger(__name__)
 # Messages handed over per transaction: a crash repeats at most these.
 SEND_CHUNK = 100
 
@@ -324,8 +326,18 @@ class Campaign(DeactivableMixin, ModelSQL, ModelView):
 
     @classmethod
     def run_scheduled(cls):
-        "Cron: run the scheduled campaigns."
-        cls.run(cls.search([('scheduled', '=', True)]))
+        """Cron: run the scheduled campaigns; one that cannot send is
+        logged and left out rather than stopping the others."""
+        runnable = []
+        for campaign in cls.search([('scheduled', '=', True)]):
+            try:
+                campaign.check_channels()
+            except NotificationError as error:
+                logger.warning('campaign %s not run: %s', campaign.id,
+                    error.message)
+                continue
+            runnable.append(campaign)
+        cls.run(runnable)
 
     def occasion(self, date):
         """The day the messages are about, one run per campaign and

@@ -32,6 +32,8 @@ smtp = test_receipt_tryton.smtp
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = 'gateway-token'
 SECRET = 'report-secret'
+# A Redis database of its own: no other test's workers take the jobs.
+REDIS_URL = 'redis://127.0.0.1:6379/12'
 # Quiet hours that never get in the way unless a test sets its own.
 NO_QUIET = {'quiet_start': None, 'quiet_end': None}
 
@@ -471,6 +473,12 @@ def test_verification_reminder_names_the_meter(database, smtp):
         '10.03.2027.')
 
 
+def rkc_notify(database, env, *args):
+    return subprocess.run([sys.executable, '-m', 'rkc.cli', '-d', database,
+            'notify', *args], env=env, cwd=ROOT, capture_output=True,
+        text=True, stdin=subprocess.DEVNULL)
+
+
 def test_rkc_notify_command(database, smtp):
     first, *_ = numbers(database)
     configure(database, smtp_host='127.0.0.1', smtp_port=smtp.port,
@@ -478,19 +486,84 @@ def test_rkc_notify_command(database, smtp):
     contacts(database, **{
             first: {'email': 'first@example.org', 'email_consent': True}})
     debt = campaign(database, by_email=True)
-    env = town.environment(Path(tempfile.mkdtemp(prefix='notify_cli_')))
-
-    def notify(*args):
-        return subprocess.run([sys.executable, '-m', 'rkc.cli', '-d',
-                database, 'notify', *args], env=env, cwd=ROOT,
-            capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    done = notify('--campaign', str(debt))
+    var = Path(tempfile.mkdtemp(prefix='notify_cli_'))
+    env = town.environment(var)
+    done = rkc_notify(database, env, '--campaign', str(debt))
     assert done.returncode == 0, done.stderr
     assert 'sent 1, delivered 0, failed 0, skipped 4' in done.stdout
     configure(database, smtp_host=None)
-    refused = notify('--campaign', str(debt))
+    refused = rkc_notify(database, env, '--campaign', str(debt))
     assert refused.returncode == 2
     assert 'refused: Не задан SMTP-сервер' in refused.stdout
-    wrong = notify('--campaign', str(debt), '--date', '2026-13-01')
+    wrong = rkc_notify(database, env, '--campaign', str(debt), '--date',
+        '2026-13-01')
     assert wrong.returncode == 2
     assert 'not a date in the form YYYY-MM-DD' in wrong.stderr
+    shutil.rmtree(var)
+
+
+@pytest.mark.redis
+def test_rkc_notify_through_an_rq_worker(database, smtp):
+    import redis
+    first, *_ = numbers(database)
+    configure(database, smtp_host='127.0.0.1', smtp_port=smtp.port,
+        notification_sender='rkc@example.org')
+    contacts(database, **{
+            first: {'email': 'first@example.org', 'email_consent': True}})
+    debt = campaign(database, by_email=True)
+    var = Path(tempfile.mkdtemp(prefix='notify_rq_'))
+    env = town.environment(var, redis_url=REDIS_URL)
+    jobs = redis.Redis.from_url(REDIS_URL)
+    jobs.flushdb()
+    smtp.messages.clear()
+    try:
+        queued = rkc_notify(database, env, '--campaign', str(debt))
+        assert queued.returncode == 0, queued.stderr
+        assert 'queued as job' in queued.stdout
+        assert smtp.messages == []
+        with town.workers(database, env, count=1):
+            town.wait_for(lambda: len(smtp.messages) == 1, timeout=60,
+                what='the worker sending the e-mail')
+        (run_id,), = town.rows(database,
+            'SELECT id FROM rkc_notification_run WHERE campaign = %s', debt)
+        assert messages(database, run_id)[first, 'email']['state'] == 'sent'
+    finally:
+        jobs.flushdb()
+        shutil.rmtree(var)
+
+
+def test_cron_runs_scheduled_campaigns_and_retries(database, smtp, gateway):
+    first, *_ = numbers(database)
+    configure(database, smtp_host='127.0.0.1', smtp_port=smtp.port,
+        notification_sender='rkc@example.org', sms_gateway_url=gateway.url,
+        sms_id_field='result.message_id', **NO_QUIET)
+    contacts(database, **{first: {'email': 'first@example.org',
+                'email_consent': True, 'phone': '+7 912 345-67-89',
+                'sms_consent': True}})
+    smtp.messages.clear()
+    scheduled = campaign(database, by_email=True, scheduled=True)
+    idle = campaign(database, by_email=True)
+
+    def cron(method):
+        def call(pool):
+            model, name = method.split('|')
+            getattr(pool.get(model), name)()
+        in_tryton(database, call)
+    cron('rkc.notification.campaign|run_scheduled')
+    town.wait_for(lambda: len(smtp.messages) == 1, timeout=30,
+        what='the scheduled campaign')
+    assert town.rows(database, 'SELECT campaign FROM rkc_notification_run '
+        'WHERE campaign IN (%s, %s)', scheduled, idle) == [(scheduled,)]
+
+    gateway.requests.clear()
+    gateway.failures = 1
+    run_id = run(database, campaign(database, by_sms=True))
+    assert messages(database, run_id)[first, 'sms']['state'] == 'failed'
+    # The retry falls due: the cron's next round queues the sending.
+    town.execute(database, ('UPDATE rkc_notification_message SET '
+            "next_attempt = now() AT TIME ZONE 'UTC' - interval '1 minute' "
+            'WHERE run = %s', (run_id,)))
+    cron('rkc.notification.message|send_due_runs')
+    town.wait_for(lambda: messages(database, run_id)[first, 'sms'][
+            'state'] == 'sent', timeout=30, what='the retry')
+    assert len(gateway.requests) == 2
