@@ -136,7 +136,7 @@ class Link:
 def _registers(body, function_code, count):
     if body[0] == function_code | 0x80 and len(body) == 2:
         raise ModbusError(body[1])
-    if (body[0] != function_code or body[1] != 2 * count
+    if (len(body) < 2 or body[0] != function_code or body[1] != 2 * count
             or len(body) != 2 + 2 * count):
         raise Garbled(f'unexpected answer {body[:8].hex()}')
     return struct.unpack_from(f'>{count}H', body, 2)

@@ -1,0 +1,121 @@
+"""The poller against a Modbus TCP gateway on loopback that answers with
+random and garbled frames (hypothesis): no exception escapes, every meter
+ends as a Read or a Failure, and a Read only ever comes from frames that
+were correct answers to the requests."""
+import asyncio
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rkc.metering import poller
+from rkc.metering.registers import load_models
+
+MODEL = next(iter(load_models().values()))
+SETTINGS = poller.Settings(
+    timeout=0.05, retries=1, backoff=0.001, breaker_threshold=3)
+METERS = 4
+
+raw = st.tuples(st.just('raw'), st.binary(max_size=40))
+framed = st.tuples(
+    st.just('framed'),
+    st.fixed_dictionaries({
+        'same_transaction': st.booleans(),
+        'protocol': st.sampled_from([0, 0, 0, 1, 0xFFFF]),
+        'length_delta': st.sampled_from([0, 0, 0, -1, 1, 200]),
+        # A declared length of 2 leaves a body of the function code alone.
+        'length': st.sampled_from([None, None, None, 2, 3]),
+        'function_code': st.sampled_from(
+            [MODEL.function_code, MODEL.function_code | 0x80, 1, 0x83]),
+        'byte_count_delta': st.sampled_from([0, 0, -1, 1, -2]),
+        'registers': st.binary(max_size=30),
+        'exact': st.booleans(),
+        }))
+answer = st.one_of(raw, framed, st.just(('close', None)),
+    st.just(('silence', None)))
+
+
+def build(kind, spec, request):
+    """The bytes sent for ``request`` and whether they are exactly its
+    answer."""
+    transaction, _, _, unit, function_code, _, count = (
+        poller.REQUEST.unpack(request))
+    if kind == 'raw':
+        return spec, False
+    registers = spec['registers']
+    if spec['exact']:
+        registers = (registers * (2 * count))[:2 * count].ljust(
+            2 * count, b'\0')
+    byte_count = (len(registers) + spec['byte_count_delta']) & 0xFF
+    body = bytes([spec['function_code'], byte_count]) + registers
+    length = spec['length'] or (
+        len(body) + 1 + spec['length_delta']) & 0xFFFF
+    answered = (transaction if spec['same_transaction']
+        else (transaction + 1) & 0xFFFF)
+    frame = poller.MBAP.pack(
+        answered, spec['protocol'], length, unit) + body
+    correct = (spec['same_transaction'] and spec['protocol'] == 0
+        and length == len(body) + 1
+        and spec['function_code'] == function_code
+        and byte_count == 2 * count == len(registers))
+    return frame, correct
+
+
+async def exchange(answers):
+    "Poll METERS meters through a gateway that answers ``answers`` in turn."
+    sent_correct = []
+    script = iter(answers)
+
+    async def serve(reader, writer):
+        try:
+            while True:
+                request = await reader.readexactly(poller.REQUEST.size)
+                kind, spec = next(script, ('close', None))
+                if kind == 'close':
+                    break
+                if kind == 'silence':
+                    continue
+                frame, correct = build(kind, spec, request)
+                sent_correct.append(correct)
+                writer.write(frame)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, '127.0.0.1', 0)
+    port = server.sockets[0].getsockname()[1]
+    gateway = poller.Gateway('127.0.0.1', port, tuple(
+            poller.Target(meter, meter, MODEL)
+            for meter in range(1, METERS + 1)))
+    try:
+        result = await poller.poll_gateway(
+            gateway, SETTINGS, asyncio.Semaphore(1))
+    finally:
+        server.close()
+        await server.wait_closed()
+    return result, sent_correct
+
+
+@settings(max_examples=150, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(answer, max_size=12))
+def test_garbage_answers_never_become_readings(answers):
+    result, sent_correct = asyncio.run(exchange(answers))
+    meters = [r.meter for r in result.reads] + [
+        f.meter for f in result.failures]
+    assert sorted(meters) == list(range(1, METERS + 1))
+    if not any(sent_correct):
+        assert result.reads == []
+    assert len(result.reads) <= sent_correct.count(True)
+    for failure in result.failures:
+        assert failure.reason in poller.BREAKING | {
+            poller.GATEWAY_DOWN} or failure.reason.startswith('exception_')
+
+
+def test_short_body_is_garbage_not_a_crash():
+    "A one-byte body naming the right function code (found by the fuzz)."
+    with pytest.raises(poller.Garbled):
+        poller._registers(bytes([MODEL.function_code]), MODEL.function_code,
+            2)
