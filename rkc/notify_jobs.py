@@ -5,19 +5,34 @@ import datetime as dt
 
 from rkc import tryton_job
 
+# Accounts whose messages are created in one transaction.
+ACCOUNT_CHUNK = 1000
+
 
 def run_campaign(database, user, context, campaign_id, date=None):
-    """Start the campaign's run of ``date`` (default today) and send what
-    is due; returns the run's id, or None when there is no occasion."""
+    """Start the campaign's run of ``date`` (default today), add its
+    messages by chunks of accounts and send what is due; returns the run's
+    id, or None when there is no occasion."""
+    from trytond.pool import Pool
+    date = date or dt.date.today()
+
     def start():
-        from trytond.pool import Pool
         Campaign = Pool().get('rkc.notification.campaign')
-        run = Campaign(campaign_id).start(date or dt.date.today())
-        return run and run.id
-    run_id = tryton_job.transaction(start, database=database, user=user,
-        context=context)
-    if run_id is not None:
-        send_run(database, user, context, run_id)
+        run, account_ids = Campaign(campaign_id).start(date)
+        return run and run.id, account_ids
+
+    def add(account_ids):
+        Run = Pool().get('rkc.notification.run')
+        Run(run_id).add_messages(date, account_ids)
+    run_id, account_ids = tryton_job.transaction(start, database=database,
+        user=user, context=context)
+    if run_id is None:
+        return None
+    for index in range(0, len(account_ids), ACCOUNT_CHUNK):
+        tryton_job.transaction(add,
+            account_ids[index:index + ACCOUNT_CHUNK], database=database,
+            user=user, context=context)
+    send_run(database, user, context, run_id)
     return run_id
 
 

@@ -40,6 +40,7 @@ KINDS = [
     ('debt_notice', "Debt Notice"),
     ('reading_reminder', "Reading Reminder"),
     ('verification_reminder', "Verification Reminder"),
+    ('restriction_notice', "Restriction Notice"),
     ]
 CHANNELS = [
     ('email', "E-mail"),
@@ -342,6 +343,10 @@ class Campaign(DeactivableMixin, ModelSQL, ModelView):
     def occasion(self, date):
         """The day the messages are about, one run per campaign and
         occasion; None when there is nothing to say on ``date``."""
+        if self.kind == 'restriction_notice':
+            # Sent case by case from a legal case (rkc.legal.case), never
+            # to a selection.
+            return None
         horizon = date + dt.timedelta(days=self.days)
         if self.kind == 'due_reminder':
             regulations = default_regulations()
@@ -360,14 +365,14 @@ class Campaign(DeactivableMixin, ModelSQL, ModelView):
         return date.replace(day=1)
 
     def start(self, date):
-        """The run of the occasion of ``date`` with a message for each
-        selected account and channel, created once; None when there is no
-        occasion. Running again adds only what is missing."""
+        """The run of the occasion of ``date``, created once, and the ids
+        of the accounts the rules select for it; (None, []) when there is
+        no occasion. The messages are added by chunks of these ids."""
         pool = Pool()
         Run = pool.get('rkc.notification.run')
         occasion = self.occasion(date)
         if occasion is None:
-            return None
+            return None, []
         self.check_channels()
         # Two runs of one campaign at once would both create the run.
         self.__class__.lock([self])
@@ -377,40 +382,15 @@ class Campaign(DeactivableMixin, ModelSQL, ModelView):
             run, = runs
         else:
             run, = Run.create([{'campaign': self.id, 'occasion': occasion}])
-        run.add_messages(self.select(date, occasion))
-        return run
+        query, _, _ = self._selection(date, occasion)
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*query)
+        return run, sorted(row[0] for row in cursor)
 
-    def select(self, date, occasion):
-        "{account id: its placeholder values} by the campaign's rules."
-        pool = Pool()
-        Account = pool.get('rkc.account')
-        Centre = pool.get('rkc.centre')
-        Line = pool.get('rkc.ledger.line')
-        account = Account.__table__()
-        centre = Centre.__table__()
-        line = Line.__table__()
-        balance = line.select(line.account, Sum(line.amount).as_('amount'),
-            group_by=[line.account])
-        where = account.state == 'open'
-        if self.centre:
-            where &= account.centre == self.centre.id
-        amount = Coalesce(balance.amount, 0)
-        extra = {}
-        if self.kind in ('due_reminder', 'debt_notice'):
-            where &= amount > self.min_debt
-            if self.kind == 'due_reminder':
-                extra = {'due_date': occasion}
-        elif self.kind == 'reading_reminder':
-            where &= account.premise.in_(self._premises_without_readings(
-                    date.replace(day=1)))
-            extra = {'close_date': occasion}
-        else:
-            meters = self._meters_due(date)
-            where &= account.premise.in_(list(meters) or [-1])
-        query = account.join(centre, condition=centre.id == account.centre
-            ).join(balance, 'LEFT', condition=balance.account == account.id
-            ).select(account.id, account.number, account.premise,
-                centre.name, centre.phone, amount, where=where)
+    def select(self, date, occasion, account_ids):
+        """{account id: its placeholder values} of the accounts among
+        ``account_ids`` that the campaign's rules select."""
+        query, extra, meters = self._selection(date, occasion, account_ids)
         cursor = Transaction().connection.cursor()
         cursor.execute(*query)
         selected = {}
@@ -422,6 +402,49 @@ class Campaign(DeactivableMixin, ModelSQL, ModelView):
             selected[account_id] = texts.values(
                 number, name, phone, amount=debt, **values)
         return selected
+
+    def _selection(self, date, occasion, account_ids=None):
+        """The query of the selected accounts (among ``account_ids`` if
+        given), the placeholders common to all, and the meters due by
+        premise for verification reminders."""
+        pool = Pool()
+        Account = pool.get('rkc.account')
+        Centre = pool.get('rkc.centre')
+        Line = pool.get('rkc.ledger.line')
+        account = Account.__table__()
+        centre = Centre.__table__()
+        line = Line.__table__()
+        where = account.state == 'open'
+        line_where = None
+        premises = None
+        if account_ids is not None:
+            where &= account.id.in_(account_ids)
+            line_where = line.account.in_(account_ids)
+            premises = Account.__table__()
+            premises = premises.select(premises.premise,
+                where=premises.id.in_(account_ids))
+        if self.centre:
+            where &= account.centre == self.centre.id
+        balance = line.select(line.account, Sum(line.amount).as_('amount'),
+            where=line_where, group_by=[line.account])
+        amount = Coalesce(balance.amount, 0)
+        extra, meters = {}, None
+        if self.kind in ('due_reminder', 'debt_notice'):
+            where &= amount > self.min_debt
+            if self.kind == 'due_reminder':
+                extra = {'due_date': occasion}
+        elif self.kind == 'reading_reminder':
+            where &= account.premise.in_(self._premises_without_readings(
+                    date.replace(day=1)))
+            extra = {'close_date': occasion}
+        else:
+            meters = self._meters_due(date, premises)
+            where &= account.premise.in_(list(meters) or [-1])
+        query = account.join(centre, condition=centre.id == account.centre
+            ).join(balance, 'LEFT', condition=balance.account == account.id
+            ).select(account.id, account.number, account.premise,
+                centre.name, centre.phone, amount, where=where)
+        return query, extra, meters
 
     @staticmethod
     def _premises_without_readings(month):
@@ -438,18 +461,20 @@ class Campaign(DeactivableMixin, ModelSQL, ModelView):
         return meter.select(meter.premise, where=(meter.state == 'active')
             & (meter.premise != Null) & ~meter.id.in_(read))
 
-    def _meters_due(self, date):
-        """{premise: (meter, verification date)} of the active meters whose
-        verification falls due within the campaign's days (the soonest
-        of a premise)."""
+    def _meters_due(self, date, premises=None):
+        """{premise: (meter, verification date)} of the active meters (of
+        ``premises``, a query, if given) whose verification falls due
+        within the campaign's days (the soonest of a premise)."""
         Meter = Pool().get('rkc.meter')
         meter = Meter.__table__()
+        where = ((meter.state == 'active') & (meter.premise != Null)
+            & (meter.verification_interval != Null))
+        if premises is not None:
+            where &= meter.premise.in_(premises)
         cursor = Transaction().connection.cursor()
         cursor.execute(*meter.select(meter.premise, meter.serial,
                 Coalesce(meter.verified_on, meter.installed_on),
-                meter.verification_interval,
-                where=(meter.state == 'active') & (meter.premise != Null)
-                & (meter.verification_interval != Null)))
+                meter.verification_interval, where=where))
         horizon = date + dt.timedelta(days=self.days)
         due = {}
         for premise, serial, start, years in cursor:
@@ -511,12 +536,14 @@ class Run(ModelSQL, ModelView):
                     counts[state][run] = count
         return counts
 
-    def add_messages(self, selected):
-        """A message for each selected account and channel the run has not
-        got yet: queued, or skipped with the reason."""
+    def add_messages(self, date, account_ids):
+        """A message for each account among ``account_ids`` that the
+        campaign selects on ``date``, on each channel the run has not got
+        yet: queued, or skipped with the reason."""
         pool = Pool()
         Account = pool.get('rkc.account')
         Message = pool.get('rkc.notification.message')
+        selected = self.campaign.select(date, self.occasion, account_ids)
         subject, text, spoken = self.campaign.templates()
         channels = self.campaign.channels()
         now = utc_now()
