@@ -290,8 +290,10 @@ def readings(base, csrf, user, account, meters, window, open_, values=None,
                 '</p>').format(' / '.join(_decimal(v)
                     for v in last_reading.values), last_reading.read_at)
         if open_:
-            zones = ['Показание'] if meter.zones == 1 else [
-                f'Показание T{z}' for z in range(1, meter.zones + 1)]
+            zones = [f'Показание прибора № {meter.serial}'] \
+                if meter.zones == 1 else [
+                    f'Показание T{z} прибора № {meter.serial}'
+                    for z in range(1, meter.zones + 1)]
             content += form(url, csrf, [
                     Markup('<input type="hidden" name="meter" value="{}">'
                         ).format(meter.id)] + [

@@ -10,11 +10,10 @@ import urllib.request
 from email import policy
 from email.parser import BytesParser
 
-import psycopg
 from aiosmtpd.controller import Controller
 
+import town
 from desk import demo_desk, free_port
-from town import PG_URI, SERVER
 
 from rkc_utilities.portal import link_code
 
@@ -51,26 +50,29 @@ class Mailbox:
 
 @contextlib.contextmanager
 def served_portal(tmp_path):
-    "Yield (portal URL, database, Mailbox) of a served demo town."
+    """Yield (portal URL, database, Mailbox, environment of rkc processes)
+    of a served demo town; the database is dropped afterwards."""
     mailbox = Mailbox()
     port = free_port()
     controller = Controller(mailbox, hostname='127.0.0.1', port=port)
     controller.start()
+    database = None
     try:
         with demo_desk(tmp_path, settings={
-                    'TRYTOND_DATABASE__URI': PG_URI,
+                    'TRYTOND_DATABASE__URI': town.PG_URI,
                     'TRYTOND_EMAIL__URI': f'smtp://127.0.0.1:{port}',
                     'TRYTOND_EMAIL__FROM': 'portal@example.org',
                     'TRYTOND_SESSION__MAX_ATTEMPT': str(MAX_ATTEMPT),
-                    }) as (url, database, _):
-            yield f'{url}{database}/portal', database, mailbox
+                    }) as (url, database, env):
+            yield f'{url}{database}/portal', database, mailbox, env
     finally:
         controller.stop()
+        if database:
+            town.drop(database)
 
 
 def sql(database, query, params=()):
-    with psycopg.connect(f'{SERVER} dbname={database}',
-            autocommit=True) as conn:
+    with town.connect(database, autocommit=True) as conn:
         cursor = conn.execute(query, params)
         return cursor.fetchall() if cursor.description else None
 

@@ -8,6 +8,7 @@ throttled, passwords reset, and the IVR answers only to the right PIN."""
 import datetime as dt
 import json
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -104,7 +105,7 @@ def _logged_in_demo(url):
 def test_consumer_in_browser(portal, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
-    url, database, mailbox = portal
+    url, database, mailbox, _ = portal
     (account_id, number, _), *_ = _accounts_with_meters(database)
     email, password = 'anna@example.org', 'Anna-2026-portal'
     downloads = tmp_path / 'downloads'
@@ -224,7 +225,7 @@ def test_consumer_in_browser(portal, tmp_path):
 
 
 def test_foreign_accounts_unreachable(portal):
-    url, database, mailbox = portal
+    url, database, mailbox, _ = portal
     victim, victim_number = _demo_account(database)
     meter_id, zones, last = _meter(database, victim)
     (own, own_number, _), = [a for a in _accounts_with_meters(database)
@@ -280,7 +281,7 @@ def test_foreign_accounts_unreachable(portal):
 
 
 def test_bad_input_changes_nothing(portal):
-    url, database, _ = portal
+    url, database, _, _ = portal
     account, _ = _demo_account(database)
     meter_id, zones, last = _meter(database, account)
     client = _logged_in_demo(url)
@@ -345,7 +346,7 @@ def test_bad_input_changes_nothing(portal):
 
 
 def test_login_throttled_and_password_reset(portal):
-    url, database, mailbox = portal
+    url, database, mailbox, _ = portal
     email, password = 'vera@example.org', 'Vera-2026-portal'
     Client(url).register(mailbox, email, password)
     client = Client(url)
@@ -388,7 +389,7 @@ def test_login_throttled_and_password_reset(portal):
 
 
 def test_phone_lookup(portal):
-    url, database, _ = portal
+    url, database, _, env = portal
     account, number = _demo_account(database)
     (admin,), = sql(database, "SELECT id FROM res_user WHERE login = 'admin'")
     key = 'phone-centre-test-key'
@@ -421,3 +422,25 @@ def test_phone_lookup(portal):
     for _ in range(MAX_ATTEMPT + 1):
         assert ask('0000')[0] == 403
     assert ask(portal_user.PHONE_PIN)[0] == 429
+    # The desk sets PINs of digits only (the message in the desk's
+    # Russian); a refused one leaves the old.
+    (before,), = sql(database, 'SELECT phone_pin_hash FROM rkc_account '
+        'WHERE id = %s', (account,))
+    script = (
+        'from rkc import settings, tryton_job\n'
+        'from trytond.exceptions import UserError\n'
+        'tryton_job.configure(settings.config_file())\n'
+        'def set_pin():\n'
+        '    from trytond.pool import Pool\n'
+        '    Account = Pool().get("rkc.account")\n'
+        '    try:\n'
+        f'        Account.write([Account({account})],\n'
+        '            {"phone_pin": "12a"})\n'
+        '    except UserError as error:\n'
+        '        print(error.message)\n'
+        f'tryton_job.transaction(set_pin, database="{database}")\n')
+    output = subprocess.run([sys.executable, '-c', script], env=env,
+        check=True, capture_output=True, text=True).stdout
+    assert 'PIN для телефона должен состоять из 4–8 цифр.' in output
+    assert sql(database, 'SELECT phone_pin_hash FROM rkc_account '
+        'WHERE id = %s', (account,)) == [(before,)]
