@@ -42,6 +42,16 @@ def pool(database=None):
     return Pool(database)
 
 
+def job_name(func):
+    """The RQ job being run, else the function called: the audit log
+    records it with each change a job makes."""
+    from rq import get_current_job
+    job = get_current_job()
+    if job is not None:
+        return job.func_name
+    return f'{func.__module__}.{func.__qualname__}'
+
+
 def transaction(func, *args, database=None, user=0, context=None,
         readonly=False, **kwargs):
     """Call ``func(*args, **kwargs)`` inside a committed transaction with
@@ -53,6 +63,7 @@ def transaction(func, *args, database=None, user=0, context=None,
 
     database = database_name(database)
     db_pool = pool(database)
+    context = {'rkc_job': job_name(func), **(context or {})}
     retry = config.getint('database', 'retry')
     count = 0
     extras = {}

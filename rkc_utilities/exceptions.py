@@ -82,3 +82,7 @@ class CashDeskError(UserError):
 
 class NotificationError(UserError):
     "A notification campaign or channel that cannot send as configured."
+
+
+class AuditError(UserError):
+    "A change to the audit log, which is never changed."
