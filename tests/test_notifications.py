@@ -174,7 +174,10 @@ def balance(database, number):
             [('number', '=', number)])[0].balance)
 
 
-def test_email_arrives_in_russian_and_counts_as_sent(database, smtp):
+def test_email_arrives_in_russian_and_counts_as_sent(database, smtp,
+        monkeypatch):
+    # Messages are added in three transactions of at most two accounts.
+    monkeypatch.setattr(notify_jobs, 'ACCOUNT_CHUNK', 2)
     first, second, *others = numbers(database)
     configure(database, smtp_host='127.0.0.1', smtp_port=smtp.port,
         notification_sender='rkc@example.org', **NO_QUIET)
