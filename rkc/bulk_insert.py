@@ -1,5 +1,5 @@
-"""Many rows into a PostgreSQL table at COPY speed, skipping those whose
-unique key is already there.
+"""Many rows into a PostgreSQL table at COPY speed, optionally skipping
+those whose unique key is already there.
 
 COPY is the fastest way in (an order of magnitude above multi-row INSERT,
 whose placeholders psycopg must parse) but knows no conflicts; so rows are
@@ -38,3 +38,12 @@ def copy_insert(cursor, table, columns, rows, conflict, returning=()):
     # the same transaction must not find these rows again.
     cursor.execute(sql.SQL('DELETE FROM {}').format(staging))
     return result
+
+
+def copy_into(cursor, table, columns, rows):
+    "COPY ``rows`` (sequences in ``columns`` order) straight into ``table``."
+    with cursor.copy(sql.SQL('COPY {} ({}) FROM STDIN').format(
+                sql.Identifier(table),
+                sql.SQL(', ').join(map(sql.Identifier, columns)))) as copy:
+        for row in rows:
+            copy.write_row(row)

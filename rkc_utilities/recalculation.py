@@ -14,6 +14,7 @@ from decimal import Decimal
 from sql.aggregate import Sum
 from sql.conditionals import Case
 
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Workflow, fields
 from trytond.pool import Pool, PoolMeta
@@ -22,6 +23,7 @@ from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
 from rkc import queue
+from rkc.bulk_insert import copy_into
 from rkc.engine import billing as engine
 from rkc.engine import calendar
 from rkc.engine import recalculation as rules
@@ -568,14 +570,16 @@ class RecalculationLine(ModelSQL, ModelView):
         columns = ['account', 'centre', 'service', 'period', 'billed',
             'should_be', 'delta', 'volume', 'explanation', 'basis']
         user, now = Transaction().user, dt.datetime.now()
-        # Batches under PostgreSQL's limit of 65,535 parameters.
-        for batch in grouped_slice(rows, 4000):
+        values = ([row[c] for c in columns] + [recalculation.id, user, now]
+            for row in rows)
+        stored = columns + ['recalculation', 'create_uid', 'create_date']
+        if backend.name == 'postgresql':
+            copy_into(cursor, cls._table, stored, values)
+            return
+        # Batches under SQLite's limit of 32,766 parameters.
+        for batch in grouped_slice(values, 2000):
             cursor.execute(*table.insert(
-                    [getattr(table, c) for c in columns] + [
-                        table.recalculation, table.create_uid,
-                        table.create_date],
-                    values=[[row[c] for c in columns]
-                        + [recalculation.id, user, now] for row in batch]))
+                    [getattr(table, c) for c in stored], values=list(batch)))
 
 
 class Preview:
