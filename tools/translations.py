@@ -154,12 +154,17 @@ def configure(config=None):
     return conf
 
 
-def update_database(database, conf):
-    "Create the scratch database or update the module in it."
+def recreate_database(database, conf):
+    """Create the scratch database anew: an updated one keeps the models
+    and fields the module no longer has, and they would be exported."""
     from trytond import backend
-    action = 'update' if database in backend.Database().list() else 'create'
+    from trytond.transaction import Transaction
+    if database in backend.Database().list():
+        with Transaction().start(
+                None, 0, close=True, autocommit=True) as transaction:
+            transaction.database.drop(transaction.connection, database)
     subprocess.run([sys.executable, '-m', 'rkc.cli', '-c', conf,
-            '-d', database, 'db', action], check=True, cwd=ROOT)
+            '-d', database, 'db', 'create'], check=True, cwd=ROOT)
 
 
 def describe(entry):
@@ -169,7 +174,7 @@ def describe(entry):
 def module_command(args):
     conf = configure(args.config)
     if not args.no_update:
-        update_database(args.database, conf)
+        recreate_database(args.database, conf)
     template = export_template_from(args.database)
     existing = (polib.pofile(str(args.po)) if args.po.exists()
         else polib.POFile())
