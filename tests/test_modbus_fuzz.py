@@ -1,17 +1,25 @@
 """The poller against a Modbus TCP gateway on loopback that answers with
 random and garbled frames (hypothesis): no exception escapes, every meter
-ends as a Read or a Failure, and a Read only ever comes from frames that
-were correct answers to the requests."""
+ends as a Read or a Failure, a Read only ever comes from frames that were
+correct answers to the requests, and a poll of a gateway of garbage stores
+no reading."""
 import asyncio
+import threading
+from datetime import datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rkc.metering import poller
+import test_metering_poll
+from test_metering_poll import gateways_of, install, stored
+
+from rkc.metering import jobs, poller, simulator
 from rkc.metering.registers import load_models
 
 MODEL = next(iter(load_models().values()))
+# The scratch PostgreSQL database of the poll tests.
+database = test_metering_poll.database
 SETTINGS = poller.Settings(
     timeout=0.05, retries=1, backoff=0.001, breaker_threshold=3)
 METERS = 4
@@ -119,3 +127,64 @@ def test_short_body_is_garbage_not_a_crash():
     with pytest.raises(poller.Garbled):
         poller._registers(bytes([MODEL.function_code]), MODEL.function_code,
             2)
+
+
+GARBAGE = [
+    ('raw', b'\x00\x01garbage'),
+    ('framed', {'same_transaction': True, 'protocol': 0, 'length_delta': 0,
+            'length': 2, 'function_code': MODEL.function_code,
+            'byte_count_delta': 0, 'registers': b'', 'exact': False}),
+    ('framed', {'same_transaction': True, 'protocol': 0, 'length_delta': 0,
+            'length': None, 'function_code': MODEL.function_code,
+            'byte_count_delta': -2, 'registers': b'\xff' * 12,
+            'exact': True}),
+    ('framed', {'same_transaction': True, 'protocol': 7, 'length_delta': 0,
+            'length': None, 'function_code': MODEL.function_code,
+            'byte_count_delta': 0, 'registers': b'\x12' * 12,
+            'exact': True}),
+    ]
+
+
+@pytest.mark.postgresql
+def test_garbage_gateway_stores_nothing(database):
+    "The whole poll (validation, storing) from a gateway of garbage."
+    port = simulator.free_base_port(1)
+    meters = simulator.fleet(1, 8, seed=3, base_port=port, mix={})
+    install(database, meters)
+    answers = GARBAGE * 20
+    loop = asyncio.new_event_loop()
+
+    async def start():
+        script = iter(answers)
+
+        async def serve(reader, writer):
+            try:
+                while True:
+                    request = await reader.readexactly(
+                        poller.REQUEST.size)
+                    kind, spec = next(script, GARBAGE[0])
+                    frame, correct = build(kind, spec, request)
+                    assert not correct
+                    writer.write(frame)
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            finally:
+                writer.close()
+        return await asyncio.start_server(serve, '127.0.0.1', port)
+    server = loop.run_until_complete(start())
+    thread = threading.Thread(target=loop.run_forever)
+    thread.start()
+    try:
+        summary = jobs.poll_chunk(database, gateways_of(meters),
+            datetime(2026, 6, 1, 12), settings=SETTINGS)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        server.close()
+        loop.run_until_complete(server.wait_closed())
+        loop.close()
+    assert summary['read'] == 0 and summary['stored'] == 0
+    assert summary['failed'] == len(meters)
+    assert stored(database, 'SELECT count(*) FROM rkc_meter_reading') \
+        == [(0,)]
