@@ -32,10 +32,7 @@ def template(tmp_path_factory):
     var = tmp_path_factory.mktemp('billing_faults')
     env = town.environment(var, REDIS_URL)
     prefix = f'billfault_{uuid.uuid4().hex[:8]}'
-    built = town.rkc(prefix, 'demo', '--accounts', str(ACCOUNTS),
-        '--no-serve', '--billed-months', '0',
-        env=town.environment(var), check=False)
-    assert built.returncode == 0, built.stderr
+    town.unbilled(prefix, ACCOUNTS, town.environment(var))
     saved = {option: config.get('database', option)
         for option in ('uri', 'path')}
     tryton_job.configure(str(var / 'trytond.conf'))

@@ -41,6 +41,16 @@ def build(database, accounts, env):
         env=env)
 
 
+def unbilled(database, accounts, env):
+    """A fresh demo town with no month billed; a failed build leaves no
+    database behind."""
+    built = rkc(database, 'demo', '--accounts', str(accounts), '--no-serve',
+        '--billed-months', '0', env=env, check=False)
+    if built.returncode:
+        drop(database)
+        raise AssertionError(f'rkc demo failed:\n{built.stderr}')
+
+
 def _admin(statement):
     with psycopg.connect(SERVER + ' dbname=postgres',
             autocommit=True) as connection:
