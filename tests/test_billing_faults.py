@@ -3,6 +3,7 @@ a worker killed at a random point and replaced, a worker's database
 connection terminated in the middle of a chunk, and two workers on the
 same chunk. After recovery every account is billed exactly once and the
 subledger equals the general ledger's control account."""
+import os
 import random
 import signal
 import time
@@ -133,7 +134,10 @@ def test_worker_killed_at_random_point_then_replaced(database):
             lambda: chunk_states(name).count('posted') >= posted_before_kill,
             timeout=120, poll=0.02, what=f'{posted_before_kill} chunks')
         time.sleep(delay)
-        victim.send_signal(signal.SIGKILL)
+        # The worker with its RQ scheduler, a child process that would
+        # otherwise live on as an orphan.
+        for pid in [*children(victim.pid), victim.pid]:
+            os.kill(pid, signal.SIGKILL)
         victim.wait()
         replacement = town.start_worker(name, env)
         try:
@@ -143,6 +147,11 @@ def test_worker_killed_at_random_point_then_replaced(database):
             replacement.terminate()
             replacement.wait(20)
     assert_recovered(name, expected)
+
+
+def children(pid):
+    with open(f'/proc/{pid}/task/{pid}/children') as file:
+        return [int(child) for child in file.read().split()]
 
 
 def blocked_chunk(database, run, building=None):
