@@ -17,7 +17,7 @@ from test_billing_run import (
     chunk_states, expected_accounts, in_tryton, lock_waiters, run_errors,
     run_state)
 
-from rkc import queue, tryton_job
+from rkc import queue
 
 import town
 
@@ -29,26 +29,12 @@ REDIS_URL = 'redis://127.0.0.1:6379/13'
 
 @pytest.fixture(scope='module')
 def template(tmp_path_factory):
-    from trytond import config
     var = tmp_path_factory.mktemp('billing_faults')
     env = town.environment(var, REDIS_URL)
-    prefix = f'billfault_{uuid.uuid4().hex[:8]}'
-    town.unbilled(prefix, ACCOUNTS, town.environment(var))
-    saved = {option: config.get('database', option)
-        for option in ('uri', 'path')}
-    tryton_job.configure(str(var / 'trytond.conf'))
-    databases = []
-
-    def copy():
-        name = f'{prefix}_{len(databases)}'
-        town.copy(prefix, name)
-        databases.append(name)
-        return name
-    yield copy, env
-    for option, value in saved.items():
-        config.set('database', option, value)
-    for name in databases + [prefix]:
-        town.drop(name)
+    with town.copies(var, f'billfault_{uuid.uuid4().hex[:8]}',
+            lambda name: town.unbilled(name, ACCOUNTS, town.environment(var))
+            ) as copy:
+        yield copy, env
 
 
 @pytest.fixture

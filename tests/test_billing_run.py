@@ -30,26 +30,12 @@ IMMUTABLE = ('Проведённые строки лицевой карточк�
 @pytest.fixture(scope='module')
 def template(tmp_path_factory):
     "The demo town, built once; scenarios bill copies of it."
-    from trytond import config
     var = tmp_path_factory.mktemp('billing_run')
     env = town.environment(var)
-    prefix = f'billrun_{uuid.uuid4().hex[:8]}'
-    town.build(prefix, ACCOUNTS, env)
-    saved = {option: config.get('database', option)
-        for option in ('uri', 'path')}
-    tryton_job.configure(str(var / 'trytond.conf'))
-    databases = []
-
-    def copy():
-        name = f'{prefix}_{len(databases)}'
-        town.copy(prefix, name)
-        databases.append(name)
-        return name
-    yield copy, env
-    for option, value in saved.items():
-        config.set('database', option, value)
-    for name in databases + [prefix]:
-        town.drop(name)
+    with town.copies(var, f'billrun_{uuid.uuid4().hex[:8]}',
+            lambda name: town.build(name, ACCOUNTS, env)
+            ) as copy:
+        yield copy, env
 
 
 @pytest.fixture

@@ -26,26 +26,12 @@ AUGUST, SEPTEMBER, OCTOBER = (
 @pytest.fixture(scope='module')
 def template(tmp_path_factory):
     "The demo town billed for Aug–Oct 2026 (Aug, Sep closed), built once."
-    from trytond import config
     var = tmp_path_factory.mktemp('recalculation')
     env = town.environment(var)
-    prefix = f'recalc_{uuid.uuid4().hex[:8]}'
-    town.build(prefix, ACCOUNTS, env)
-    saved = {option: config.get('database', option)
-        for option in ('uri', 'path')}
-    tryton_job.configure(str(var / 'trytond.conf'))
-    databases = []
-
-    def copy():
-        name = f'{prefix}_{len(databases)}'
-        town.copy(prefix, name)
-        databases.append(name)
-        return name
-    yield copy, env
-    for option, value in saved.items():
-        config.set('database', option, value)
-    for name in databases + [prefix]:
-        town.drop(name)
+    with town.copies(var, f'recalc_{uuid.uuid4().hex[:8]}',
+            lambda name: town.build(name, ACCOUNTS, env)
+            ) as copy:
+        yield copy, env
 
 
 @pytest.fixture

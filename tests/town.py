@@ -51,6 +51,35 @@ def unbilled(database, accounts, env):
         raise AssertionError(f'rkc demo failed:\n{built.stderr}')
 
 
+@contextlib.contextmanager
+def copies(var, template, build):
+    """Build the town ``template`` once with ``build(template)``, point this
+    process's Tryton at the configuration in ``var``, and yield a function
+    that returns the name of a fresh copy; afterwards every copy and the
+    template are dropped and the configuration restored."""
+    from trytond import config
+
+    from rkc import tryton_job
+    build(template)
+    saved = {option: config.get('database', option)
+        for option in ('uri', 'path')}
+    tryton_job.configure(str(Path(var) / 'trytond.conf'))
+    databases = []
+
+    def fresh_copy():
+        name = f'{template}_{len(databases)}'
+        copy(template, name)
+        databases.append(name)
+        return name
+    try:
+        yield fresh_copy
+    finally:
+        for option, value in saved.items():
+            config.set('database', option, value)
+        for name in databases + [template]:
+            drop(name)
+
+
 def _admin(statement):
     with psycopg.connect(SERVER + ' dbname=postgres',
             autocommit=True) as connection:
