@@ -39,6 +39,8 @@ ORIGINS = [
     'rkc.penalty.run',
     'rkc.agreement',
     'rkc.recalculation',
+    'rkc.cash_desk.shift',
+    'rkc.payment.agent.day',
     ]
 
 
@@ -301,13 +303,16 @@ class LedgerPosting(ModelSQL, ModelView):
 
     @classmethod
     def summarize(cls, origin, date, description, counter_account=None,
-            line_origins=None):
+            line_origins=None, parts=None):
         """Post one move per centre for the lines of ``origin`` not yet
         summarized: per service, settlements with consumers against the
         service's revenue account, or against ``counter_account`` (cash,
         bank, agents) for money received; sides swap for a net credit.
         ``line_origins`` (a query of origins) takes the lines of several
-        documents of one batch, e.g. the payments of a registry file."""
+        documents of one batch, e.g. the payments of a registry file.
+        ``parts``, a list of (line_origins, counter_account), puts batches
+        with different counter accounts in the same move (a cash-desk
+        shift's cash and card payments)."""
         pool = Pool()
         Line = pool.get('rkc.ledger.line')
         Service = pool.get('rkc.service')
@@ -317,26 +322,34 @@ class LedgerPosting(ModelSQL, ModelView):
         config = Configuration(1)
         line = Line.__table__()
         cursor = Transaction().connection.cursor()
-        of_batch = (line.origin == origin if line_origins is None
-            else line.origin.in_(line_origins))
-        cursor.execute(*line.select(
-                line.centre, line.service, Sum(line.amount),
-                where=of_batch & (line.move == Null),
-                group_by=[line.centre, line.service],
-                order_by=[line.centre, line.service]))
+        if parts is None:
+            parts = [(line_origins, counter_account)]
+        batches = []
         by_centre = {}
-        for centre, service, amount in cursor:
-            by_centre.setdefault(centre, []).append(
-                (Service(service), _money(amount)))
+        for part_origins, part_counter in parts:
+            of_part = (line.origin == origin if part_origins is None
+                else line.origin.in_(part_origins))
+            batches.append(of_part)
+            cursor.execute(*line.select(
+                    line.centre, line.service, Sum(line.amount),
+                    where=of_part & (line.move == Null),
+                    group_by=[line.centre, line.service],
+                    order_by=[line.centre, line.service]))
+            for centre, service, amount in cursor:
+                by_centre.setdefault(centre, []).append(
+                    (Service(service), _money(amount), part_counter))
+        of_batch = batches[0]
+        for of_part in batches[1:]:
+            of_batch |= of_part
         company = Transaction().context.get('company')
         period = Period.find(company, date=date)
         for centre, amounts in by_centre.items():
             move_lines = []
             total = Decimal(0)
-            for service, amount in amounts:
+            for service, amount, part_counter in amounts:
                 if not amount:
                     continue
-                counter = (counter_account
+                counter = (part_counter
                     or service.product.account_revenue_used)
                 debit, credit = (amount, 0) if amount > 0 else (0, -amount)
                 move_lines.append({
