@@ -10,7 +10,7 @@ from .errors import ConfigError
 from .words import day_in_words, digits_in_words, money_in_words
 
 KINDS = ('due_reminder', 'debt_notice', 'reading_reminder',
-    'verification_reminder')
+    'verification_reminder', 'restriction_notice')
 CENTRE = 'Расчётный центр {centre}, тел. {centre_phone}.'
 DEFAULTS = {
     'due_reminder': (
@@ -42,6 +42,18 @@ DEFAULTS = {
         'Здравствуйте! Это расчётный центр {centre}. Срок поверки счётчика '
         'по лицевому счёту {number_words} истекает {verification_date_words}.'
         ' Пожалуйста, проведите поверку.'),
+    # Decree 354 п.119: {due_date} is the day restriction may begin.
+    'restriction_notice': (
+        'Уведомление об ограничении коммунальной услуги, лицевой счёт '
+        '{number}',
+        'Задолженность по лицевому счёту {number} — {amount} руб., более '
+        'двух месячных размеров платы. Если её не погасить до {due_date}, '
+        'предоставление коммунальной услуги будет ограничено (п. 117–119 '
+        'Правил, утв. постановлением Правительства РФ № 354). ' + CENTRE,
+        'Здравствуйте! Это расчётный центр {centre}. Задолженность по '
+        'лицевому счёту {number_words} составляет {amount_words}. Если её '
+        'не погасить до {due_date_words}, коммунальная услуга будет '
+        'ограничена.'),
     }
 
 
