@@ -169,11 +169,22 @@ def _create_fiscal_year(company, year):
                 'name': f'Проводки {year}', 'company': company.id,
                 'sequence_type': ModelData.get_id(
                     'account', 'sequence_type_account_move')}])
+    # Organisations' invoices (счета) are numbered per year.
+    invoices, = Sequence.create([{
+                'name': f'Счета {year}', 'company': company.id,
+                'sequence_type': ModelData.get_id(
+                    'account_invoice', 'sequence_type_account_invoice')}])
     fiscalyear, = FiscalYear.create([{
                 'name': name, 'company': company.id,
                 'start_date': dt.date(year, 1, 1),
                 'end_date': dt.date(year, 12, 31),
-                'move_sequence': sequence.id}])
+                'move_sequence': sequence.id,
+                'invoice_sequences': [('create', [{
+                                'company': company.id,
+                                **{f'{kind}_sequence': invoices.id
+                                    for kind in ('out_invoice',
+                                        'out_credit_note', 'in_invoice',
+                                        'in_credit_note')}}])]}])
     FiscalYear.create_period([fiscalyear])
 
 

@@ -232,9 +232,12 @@ class BillingRun(Workflow, ModelSQL, ModelView):
         pool = Pool()
         Period = pool.get('rkc.period')
         Posting = pool.get('rkc.ledger.posting')
+        AccountInvoice = pool.get('rkc.account.invoice')
         if phase == 'preview':
             cls.write([run], {'state': 'previewed'})
             return
+        # Before the summary: organisations' invoices replace it for them.
+        AccountInvoice.invoice_run(run)
         Posting.summarize(str(run), run.period.end_date,
             gettext('rkc_utilities.msg_billing_move_description',
                 run=run.rec_name))

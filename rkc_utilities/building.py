@@ -1,10 +1,20 @@
 # This file is part of rkc_utilities.  The COPYRIGHT file at the top level of
 # this repository contains the full copyright notices and license terms.
-"Buildings: the address, the heating arrangement and the court district."
+"""Buildings: the address, the heating arrangement and the court district;
+announcements printed for all their accounts."""
+import tempfile
+from pathlib import Path
+
 from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, fields
+from trytond.pool import Pool
+from trytond.pyson import Eval, If
+from trytond.report import Report
+from trytond.wizard import Button, StateReport, StateView, Wizard
 
-from .exceptions import AreaError
+from rkc.documents import from_ledger, notice
+
+from .exceptions import AreaError, ReceiptError
 
 HEATING_MODES = [
     ('season', "During the Heating Season"),
@@ -105,3 +115,66 @@ class Building(ModelSQL, ModelView):
                     raise AreaError(gettext(
                             'rkc_utilities.msg_building_common_area',
                             building=building.rec_name))
+
+
+class AnnouncementStart(ModelView):
+    "Building Announcement"
+    __name__ = 'rkc.building.announcement.start'
+
+    title = fields.Char("Title", required=True,
+        help="e.g. Плановое отключение горячей воды.")
+    text = fields.Text("Text", required=True,
+        help="The announcement; paragraphs separated by a blank line.")
+    starts = fields.Date("Starts", required=True)
+    ends = fields.Date("Ends",
+        domain=[If(Eval('ends') & Eval('starts'),
+                ('ends', '>=', Eval('starts')), ())],
+        help="Leave empty when the end is not known.")
+    date = fields.Date("Letter Date", required=True)
+
+    @staticmethod
+    def default_date():
+        return Pool().get('ir.date').today()
+
+
+class Announcement(Wizard):
+    "Print an announcement for every account of the buildings."
+    __name__ = 'rkc.building.announcement'
+
+    start = StateView('rkc.building.announcement.start',
+        'rkc_utilities.building_announcement_start_view_form', [
+            Button("Cancel", 'end', 'tryton-cancel'),
+            Button("Print", 'print_', 'tryton-print', default=True),
+            ])
+    print_ = StateReport('rkc.building.announcement')
+
+    def do_print_(self, action):
+        start = self.start
+        return action, {
+            'ids': [r.id for r in self.records],
+            'title': start.title, 'text': start.text,
+            'starts': start.starts, 'ends': start.ends, 'date': start.date,
+            }
+
+
+class AnnouncementReport(Report):
+    """The announcement letters of the buildings' accounts in delivery
+    order, one page each, in one PDF."""
+    __name__ = 'rkc.building.announcement'
+
+    @classmethod
+    def _execute(cls, records, header, data, action):
+        building_ids = [r.id for r in records]
+        letters = [notice.announcement(sender, payer, str(address), number,
+                data['date'], data['title'], data['text'], data['starts'],
+                data.get('ends'))
+            for sender, payer, address, number in from_ledger.addressees(
+                building_ids, data['date'])]
+        if not letters:
+            raise ReceiptError(gettext(
+                    'rkc_utilities.msg_announcement_no_accounts',
+                    buildings=', '.join(r.rec_name for r in records)))
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory) / 'announcement.pdf'
+            notice.render_letters(letters, path)
+            return 'pdf', path.read_bytes()

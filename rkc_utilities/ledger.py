@@ -41,6 +41,7 @@ ORIGINS = [
     'rkc.recalculation',
     'rkc.cash_desk.shift',
     'rkc.payment.agent.day',
+    'rkc.account.invoice',
     ]
 
 

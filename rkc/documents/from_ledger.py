@@ -161,6 +161,21 @@ def receipts(account_ids, start, issue_date=None, regulations=None):
             r.address.delivery_key, r.account_number))
 
 
+def addressees(building_ids, date):
+    """(payee, payer, address, account number) of the buildings' accounts
+    open in the month of ``date``, in delivery order."""
+    start = date.replace(day=1)
+    account_ids = accounts_of_buildings(building_ids, start)
+    if not account_ids:
+        return []
+    heads = _heads(account_ids, period_end(start))
+    payees = _payees({h['company'] for h in heads.values()})
+    return [(payees[h['company']].name, h['payer'], h['address'],
+            h['number'])
+        for h in sorted(heads.values(), key=lambda h: (
+                h['address'].delivery_key, h['number']))]
+
+
 def _names(name, organisation):
     "The payer's name split as the QR code wants it."
     if organisation:

@@ -1,6 +1,7 @@
 """Letters to consumers from the receipt's data: the debt notice before
-supply is restricted and the meter-verification reminder, on a simple
-Russian A4 letter layout with the receipt's fonts."""
+supply is restricted and the meter-verification reminder, and the
+building-wide announcement, on a simple Russian A4 letter layout with the
+receipt's fonts."""
 import datetime as dt
 from dataclasses import dataclass
 
@@ -52,6 +53,18 @@ def verification_reminder(receipt, date, meter, service, due):
         'плата начисляется по среднему потреблению, а затем по '
         'нормативу. Просим своевременно организовать поверку и передать '
         'свидетельство о поверке в РКЦ.'))
+
+
+def announcement(sender, addressee, address, account_number, date, title,
+        text, starts, ends=None):
+    """A building-wide announcement (e.g. a planned hot-water shutdown)
+    addressed to one account; ``text`` in paragraphs split by blank
+    lines."""
+    when = (f'Срок: с {starts:%d.%m.%Y} по {ends:%d.%m.%Y}.' if ends
+        else f'Срок: с {starts:%d.%m.%Y}.')
+    paragraphs = tuple(p.strip() for p in text.split('\n\n') if p.strip())
+    return Letter(sender, addressee, address, account_number, date, title,
+        paragraphs + (when,))
 
 
 def _letter(receipt, date, title, paragraphs):

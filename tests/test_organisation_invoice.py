@@ -1,0 +1,196 @@
+"""Organisations' invoices and building announcements on a billed demo town
+in PostgreSQL: a month billed for a building with an organisation account
+gives it one posted Tryton invoice (VAT on the taxed service) that replaces
+the GL summary, so the subledger still equals the control account per
+centre; the step run again creates nothing. The announcement prints one
+page per account of a building in delivery order."""
+import io
+import subprocess
+from collections import defaultdict
+from decimal import Decimal
+
+import pytest
+from test_reports import database, in_tryton  # noqa: F401
+
+from rkc import billing_command, setup
+from rkc.engine.dated import add_months
+
+pytestmark = pytest.mark.postgresql
+
+VAT = Decimal('0.20')
+
+
+def _organisation_with_vat(pool):
+    """A household account of the latest billed month becomes an
+    organisation; one of its services' products carries 20 % VAT. Returns
+    the account, the taxed service, the month to bill next."""
+    Line = pool.get('rkc.ledger.line')
+    Account = pool.get('rkc.account')
+    Building = pool.get('rkc.building')
+    Tax = pool.get('account.tax')
+    AccountAccount = pool.get('account.account')
+    Category = pool.get('product.category')
+    Template = pool.get('product.template')
+    lines = Line.search([('kind', '=', 'charge'),
+            ('account.organisation', '=', False), ('amount', '>', 0)],
+        order=[('period', 'DESC'), ('account', 'ASC')])
+    account = lines[0].account
+    month = lines[0].period
+    services = sorted({line.service for line in lines
+            if line.account == account and line.period == month},
+        key=lambda s: s.id)
+    assert len(services) > 1
+    Account.write([account], {'organisation': True})
+    # Heating by the norm: the demo's building meters have no readings
+    # past its last month.
+    Building.write([account.premise.building], {'heat_meter': False})
+    payable, = AccountAccount.search([('code', '=', '62.02')])
+    vat_account, = AccountAccount.create([{
+                'code': '68.02', 'name': 'НДС', 'type': payable.type.id,
+                'company': payable.company.id}])
+    tax, = Tax.create([{
+                'name': 'НДС 20%', 'description': 'НДС 20%',
+                'type': 'percentage', 'rate': VAT,
+                'company': payable.company.id,
+                'invoice_account': vat_account.id,
+                'credit_note_account': vat_account.id}])
+    taxed = services[0]
+    template = taxed.product.template
+    category, = Category.copy([template.account_category],
+        default={'name': 'Услуги с НДС'})
+    Category.write([category], {'customer_taxes': [('add', [tax.id])]})
+    Template.write([template], {'account_category': category.id})
+    return (account.id, account.premise.building.id, taxed.id,
+        add_months(month, 1).isoformat())
+
+
+def _invoice_state(pool, account_id):
+    Line = pool.get('rkc.ledger.line')
+    Record = pool.get('rkc.account.invoice')
+    records = Record.search([('account', '=', account_id)],
+        order=[('period', 'DESC')])
+    record = records[0]
+    invoice = record.invoice
+    lines = Line.search([('account', '=', account_id),
+            ('period', '=', record.period.start_date)])
+    charges = defaultdict(Decimal)
+    vat = defaultdict(Decimal)
+    for line in lines:
+        assert line.move == invoice.move
+        (vat if line.method == 'vat' else charges)[line.service.id] += (
+            line.amount)
+    return {
+        'records': len(records), 'state': invoice.state,
+        'account': invoice.account.code, 'party': invoice.party.id,
+        'payer': record.account.payer.id,
+        'lines': {line.product.id: line.amount for line in invoice.lines},
+        'products': {s: pool.get('rkc.service')(s).product.id
+            for s in charges},
+        'charges': {s: str(a) for s, a in charges.items()},
+        'vat': {s: str(a) for s, a in vat.items()},
+        'taxes': [(t.tax.rate, t.base, t.amount) for t in invoice.taxes],
+        'tax_amount': invoice.tax_amount, 'total': invoice.total_amount,
+        'run': record.run.id,
+        }
+
+
+def _balances(pool):
+    Line = pool.get('rkc.ledger.line')
+    Posting = pool.get('rkc.ledger.posting')
+    return [(c.id, Line.balance(c.id, summarized=True),
+            Posting.control_balance(c.id), r.difference)
+        for c, r in ((r.centre, r) for r in pool.get(
+                    'rkc.ledger.reconciliation').search([]))]
+
+
+def test_organisation_invoice_replaces_the_summary(database):  # noqa: F811
+    import datetime as dt
+    account, building, taxed, month = in_tryton(
+        database, _organisation_with_vat)
+    company = in_tryton(database, lambda pool: setup.company_id())
+    out = io.StringIO()
+    assert billing_command.bill(database, {'company': company},
+        dt.date.fromisoformat(month), building=building, out=out) == 0, \
+        out.getvalue()
+    state = in_tryton(database, _invoice_state, account)
+    assert state['records'] == 1 and state['state'] == 'posted'
+    assert state['account'] == '62.01' and state['party'] == state['payer']
+    charges = {s: Decimal(a) for s, a in state['charges'].items()}
+    assert {state['products'][s]: a for s, a in charges.items() if a} \
+        == state['lines']
+    rate, base, tax = state['taxes'][0]
+    assert len(state['taxes']) == 1 and rate == VAT
+    assert base == charges[taxed]
+    assert tax == (base * VAT).quantize(Decimal('0.01')) > 0
+    assert state['vat'] == {taxed: str(tax)}
+    assert state['total'] == sum(charges.values()) + tax
+    # The fixture's payments are left unsummarized: compare what is.
+    for centre, summarized, control, difference in in_tryton(
+            database, _balances):
+        assert summarized == control and difference == 0, centre
+
+    def again(pool):
+        Run = pool.get('rkc.billing.run')
+        return len(pool.get('rkc.account.invoice').invoice_run(
+                Run(state['run'])))
+    assert in_tryton(database, again) == 0
+    assert in_tryton(database, _invoice_state, account) == state
+
+
+def test_invoice_printed_by_tryton_report(database):  # noqa: F811
+    def report(pool):
+        Record = pool.get('rkc.account.invoice')
+        record, = Record.search([], limit=1)
+        Report = pool.get('account.invoice', type='report')
+        ext, content, _, _ = Report.execute([record.invoice.id], {})
+        return ext, len(content), record.invoice.number
+    ext, size, number = in_tryton(database, report)
+    assert ext == 'odt' and size > 1000 and number
+
+
+def _announce(pool, building_id, data):
+    from rkc.documents import from_ledger
+    Report = pool.get('rkc.building.announcement', type='report')
+    ext, content, _, _ = Report.execute([building_id], data)
+    numbers = [number for _, _, _, number in from_ledger.addressees(
+            [building_id], data['date'])]
+    return ext, bytes(content).hex(), numbers
+
+
+def test_announcement_one_page_per_account(database, tmp_path):  # noqa: F811
+    import datetime as dt
+    building = in_tryton(database, lambda pool: pool.get(
+            'rkc.building').search([], limit=1)[0].id)
+    data = {'title': 'Плановое отключение горячей воды',
+        'text': 'Горячей воды не будет.\n\nПриносим извинения.',
+        'starts': dt.date(2026, 6, 1), 'ends': dt.date(2026, 6, 14),
+        'date': dt.date.today()}
+    ext, content, numbers = in_tryton(database, _announce, building, data)
+    pdf = tmp_path / 'announcement.pdf'
+    pdf.write_bytes(bytes.fromhex(content))
+    text = subprocess.run(['pdftotext', '-layout', str(pdf), '-'],
+        capture_output=True, text=True, check=True).stdout
+    pages = [p for p in text.split('\f') if p.strip()]
+    assert ext == 'pdf' and numbers and len(pages) == len(numbers)
+    for page, number in zip(pages, numbers, strict=True):
+        assert f'Лицевой счёт № {number}' in page
+        assert 'ПЛАНОВОЕ ОТКЛЮЧЕНИЕ ГОРЯЧЕЙ ВОДЫ' in page
+        assert 'Горячей воды не будет.' in page
+        assert 'Срок: с 01.06.2026 по 14.06.2026.' in page
+
+
+def test_announcement_for_a_building_without_accounts(database):  # noqa: F811
+    import datetime as dt
+
+    def empty(pool):
+        from trytond.exceptions import UserError
+        Building = pool.get('rkc.building')
+        building, = Building.copy(Building.search([], limit=1),
+            default={'premises': None})
+        try:
+            _announce(pool, building.id, {'title': 'T', 'text': 'x',
+                    'starts': dt.date(2026, 6, 1), 'date': dt.date.today()})
+        except UserError as error:
+            return error.message, building.rec_name
+    message, name = in_tryton(database, empty)
+    assert name in message
