@@ -4,8 +4,10 @@
 the stages of a case from the pre-court claim to the bailiffs with their
 deadlines, and the documents the lawyers print from templates they edit:
 the pre-court claim and the application for a court order with its debt
-and penalty table and the state duty."""
+and penalty table and the state duty, and the notice of restriction of a
+utility service for debt (Decree 354 section XI)."""
 import datetime as dt
+from collections import defaultdict
 from decimal import Decimal
 
 from sql.aggregate import Min, Sum
@@ -14,16 +16,21 @@ from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Workflow, fields
 from trytond.pool import Pool
 from trytond.pyson import Eval
-from trytond.transaction import Transaction
+from trytond.transaction import Transaction, without_check_access
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from rkc.engine.dated import add_months
 from rkc.engine.duty import state_duty
+from rkc.engine.regulations import default_regulations
+from rkc.notify import texts
+from rkc.notify.quiet import utc_now
 
 from .billing_input import _date
 from .common import today
 from .exceptions import LegalError
 from .flat_report import FlatReport, day, money
+from .notification import CHANNEL_SETTINGS, _checked, local_time
+from .payment import _ledgers, _period_debts
 from .penalty import ZERO, _money, account_penalties, band_rows
 
 STAGES = [
@@ -48,6 +55,14 @@ IDENTIFIERS = {
     'ru_vat': 'ИНН',
     'ru_passport': 'паспорт',
     }
+# Decree 354 п.117-119: restriction may follow when the overdue debt on a
+# service exceeds this many months of its charge, this many days after the
+# notice is delivered.
+RESTRICTION_MONTHS = 2
+RESTRICTION_DAYS = 20
+# The channels a notice is sent by, the one with delivery reports first:
+# the delivery is the proof the restriction needs.
+RESTRICTION_CHANNELS = ('sms', 'email')
 
 
 class Case(Workflow, ModelSQL, ModelView):
@@ -80,6 +95,20 @@ class Case(Workflow, ModelSQL, ModelView):
     order_date = fields.Date("Order Date",
         states={'readonly': Eval('stage') != 'order'})
     closed_on = fields.Date("Closed On", readonly=True)
+    restriction_notice_on = fields.Date("Restriction Notice Sent On",
+        readonly=True,
+        help="When the notice of the coming restriction of a utility "
+        "service was sent.")
+    restriction_delivery = fields.Many2One('rkc.notification.message',
+        "Restriction Notice Message", readonly=True, ondelete='RESTRICT',
+        help="The e-mail or SMS that carried the notice: its delivery "
+        "status is the proof of delivery.")
+    restriction_deadline = fields.Function(fields.Date(
+            "Restriction From",
+            help="20 days after the notice was delivered (after it was "
+            "sent while no delivery is reported): the service may be "
+            "restricted from then on if the debt is not paid."),
+        'get_restriction_deadline')
     notes = fields.Text("Notes")
 
     @classmethod
@@ -111,6 +140,8 @@ class Case(Workflow, ModelSQL, ModelView):
                 'write_off': {'invisible': Eval('stage') != 'bailiffs',
                     'depends': ['stage']},
                 'cancel': {'invisible': ~open_, 'depends': ['stage']},
+                'send_restriction': {'invisible': ~open_,
+                    'depends': ['stage']},
                 })
 
     @staticmethod
@@ -133,6 +164,15 @@ class Case(Workflow, ModelSQL, ModelView):
 
     def get_claim(self, name):
         return (self.principal or ZERO) + (self.penalty or ZERO)
+
+    def get_restriction_deadline(self, name):
+        if not self.restriction_notice_on:
+            return None
+        start = self.restriction_notice_on
+        message = self.restriction_delivery
+        if message and message.delivered_at:
+            start = local_time(message.delivered_at).date()
+        return start + dt.timedelta(days=RESTRICTION_DAYS)
 
     @property
     def calculation_date(self):
@@ -169,6 +209,117 @@ class Case(Workflow, ModelSQL, ModelView):
         return [f'{IDENTIFIERS[i.type]} {i.code}'
             for i in self.account.payer.identifiers
             if i.type in IDENTIFIERS]
+
+    def restriction_debts(self, on_date):
+        """The overdue debt on ``on_date`` of each restrictable service
+        whose debt exceeds two months of its latest charge: {service id:
+        [(period, due date, debt)]}, oldest period first."""
+        Service = Pool().get('rkc.service')
+        account = self.account.id
+        ledger = _ledgers([account])[account]
+        if not ledger.charged:
+            return {}
+        latest = ledger.charged[max(ledger.charged)]
+        owed = defaultdict(list)
+        for debt in _period_debts(ledger, default_regulations()):
+            if debt.due_date < on_date:
+                for service, amount in debt.principal.items():
+                    owed[service].append(
+                        (debt.period, debt.due_date, amount))
+        return {service.id: owed[service.id]
+            for service in Service.browse(sorted(owed))
+            if service.restrictable
+            and latest.get(service.id, ZERO) > 0
+            and sum((a for _, _, a in owed[service.id]), ZERO)
+            > RESTRICTION_MONTHS * latest[service.id]}
+
+    def restriction_table(self):
+        """The rows of the printed notice: period, due date, service and
+        debt of the services it names."""
+        Service = Pool().get('rkc.service')
+        return [{'period': period, 'due_date': due, 'service': service.name,
+                'debt': debt}
+            for service_id, rows in self.restriction_debts(
+                self.restriction_notice_on or today()).items()
+            for service in [Service(service_id)]
+            for period, due, debt in rows]
+
+    def restriction_message(self, debt, deadline):
+        """A queued message carrying the restriction notice on the first
+        channel of RESTRICTION_CHANNELS the notices' campaign uses and the
+        account can be reached by; None when there is none."""
+        pool = Pool()
+        Campaign = pool.get('rkc.notification.campaign')
+        Run = pool.get('rkc.notification.run')
+        Message = pool.get('rkc.notification.message')
+        ModelData = pool.get('ir.model.data')
+        campaign = Campaign(ModelData.get_id(
+                'rkc_utilities', 'notification_campaign_restriction'))
+        for channel in RESTRICTION_CHANNELS:
+            if channel not in campaign.channels():
+                continue
+            recipient, reason = Message.address(self.account, channel)
+            if not reason:
+                break
+        else:
+            return None
+        _checked(CHANNEL_SETTINGS[channel]())
+        subject, text, _ = campaign.templates()
+        centre = self.account.centre
+        values = texts.values(self.account.number, centre.name,
+            centre.phone, amount=debt, due_date=deadline)
+        runs = Run.search([('campaign', '=', campaign.id),
+                ('occasion', '=', self.restriction_notice_on)])
+        run, = runs or Run.create([{'campaign': campaign.id,
+                    'occasion': self.restriction_notice_on}])
+        message, = Message.create([{'run': run.id,
+                    'account': self.account.id, 'channel': channel,
+                    'recipient': recipient,
+                    'subject': (texts.render(subject, values)
+                        if channel == 'email' else None),
+                    'text': texts.render(text, values),
+                    'state': 'queued', 'next_attempt': utc_now()}])
+        return message
+
+    @classmethod
+    @ModelView.button
+    def send_restriction(cls, cases):
+        """Send the notice of the coming restriction by e-mail or SMS:
+        refused without a debt above the threshold, under an honoured
+        agreement or without a channel to the debtor."""
+        pool = Pool()
+        Agreement = pool.get('rkc.agreement')
+        Run = pool.get('rkc.notification.run')
+        on_date = today()
+        runs = []
+        for case in cases:
+            debts = case.restriction_debts(on_date)
+            if not debts:
+                raise LegalError(gettext(
+                        'rkc_utilities.msg_legal_restriction_below',
+                        case=case.rec_name, months=RESTRICTION_MONTHS))
+            if Agreement.search([('account', '=', case.account.id),
+                        ('state', '=', 'active')], limit=1):
+                raise LegalError(gettext(
+                        'rkc_utilities.msg_legal_restriction_agreement',
+                        case=case.rec_name))
+            case.restriction_notice_on = on_date
+            debt = sum((a for rows in debts.values() for _, _, a in rows),
+                ZERO)
+            deadline = on_date + dt.timedelta(days=RESTRICTION_DAYS)
+            # Messages are made by the system only; the button's groups
+            # decide who may send a notice.
+            with without_check_access():
+                message = case.restriction_message(debt, deadline)
+            if message is None:
+                raise LegalError(gettext(
+                        'rkc_utilities.msg_legal_restriction_no_channel',
+                        case=case.rec_name))
+            case.restriction_delivery = message
+            runs.append(message.run)
+        cls.save(cases)
+        with without_check_access():
+            Run.send(runs)
 
     @classmethod
     @ModelView.button
@@ -315,3 +466,9 @@ class ApplicationReport(FlatReport):
     """The application for a court order with the debt and penalty table
     (legal_application.fodt)."""
     __name__ = 'rkc.legal.application'
+
+
+class RestrictionReport(FlatReport):
+    """The notice of the coming restriction of a utility service with the
+    debt by period (legal_restriction.fodt)."""
+    __name__ = 'rkc.legal.restriction'
