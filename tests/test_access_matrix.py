@@ -80,19 +80,12 @@ def of_centre(model, centre):
 @pytest.fixture(scope='module')
 def database(tmp_path_factory):
     "A demo town of two centres with a user per role and centre."
-    from trytond import config
     var = tmp_path_factory.mktemp('access')
     env = town.environment(var)
     name = f'access_{uuid.uuid4().hex[:8]}'
-    town.unbilled(name, 150, env)
-    saved = {option: config.get('database', option)
-        for option in ('uri', 'path')}
-    tryton_job.configure(str(var / 'trytond.conf'))
-    users = tryton_job.transaction(_users, database=name)
-    yield name, users
-    for option, value in saved.items():
-        config.set('database', option, value)
-    town.drop(name)
+    with town.configured(
+            var, name, lambda name: town.unbilled(name, 150, env)):
+        yield name, tryton_job.transaction(_users, database=name)
 
 
 def _users():

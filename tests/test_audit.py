@@ -21,19 +21,12 @@ IMMUTABLE = ('Журнал изменений хранит, кто, что и к
 
 @pytest.fixture(scope='module')
 def database(tmp_path_factory):
-    from trytond import config
     var = tmp_path_factory.mktemp('audit')
     env = town.environment(var)
     name = f'audit_{uuid.uuid4().hex[:8]}'
-    town.unbilled(name, 20, env)
-    saved = {option: config.get('database', option)
-        for option in ('uri', 'path')}
-    tryton_job.configure(str(var / 'trytond.conf'))
-    users = tryton_job.transaction(_users, database=name)
-    yield name, users
-    for option, value in saved.items():
-        config.set('database', option, value)
-    town.drop(name)
+    with town.configured(
+            var, name, lambda name: town.unbilled(name, 20, env)):
+        yield name, tryton_job.transaction(_users, database=name)
 
 
 def _users():

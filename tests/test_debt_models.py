@@ -30,19 +30,12 @@ EXAMPLE = [
 @pytest.fixture(scope='module')
 def database():
     "A demo town of 5 accounts, Tryton configured on it."
-    from trytond import config
     # Not pytest's tmp_path: concurrent pytest runs prune its directories.
     var = Path(tempfile.mkdtemp(prefix='debt_'))
     env = town.environment(var)
     name = f'debt_{uuid.uuid4().hex[:8]}'
-    town.build(name, 5, env)
-    saved = {option: config.get('database', option)
-        for option in ('uri', 'path')}
-    tryton_job.configure(str(var / 'trytond.conf'))
-    yield name
-    for option, value in saved.items():
-        config.set('database', option, value)
-    town.drop(name)
+    with town.configured(var, name, lambda name: town.build(name, 5, env)):
+        yield name
     shutil.rmtree(var)
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from rkc import tryton_job
 
 import town
 from debt_helpers import in_tryton, new_account, post_lines
@@ -33,18 +32,11 @@ def charges(months):
 @pytest.fixture(scope='module')
 def database():
     "A demo town of 5 accounts, Tryton configured on it."
-    from trytond import config
     var = Path(tempfile.mkdtemp(prefix='restriction_'))
     env = town.environment(var)
     name = f'restriction_{uuid.uuid4().hex[:8]}'
-    town.build(name, 5, env)
-    saved = {option: config.get('database', option)
-        for option in ('uri', 'path')}
-    tryton_job.configure(str(var / 'trytond.conf'))
-    yield name
-    for option, value in saved.items():
-        config.set('database', option, value)
-    town.drop(name)
+    with town.configured(var, name, lambda name: town.build(name, 5, env)):
+        yield name
     shutil.rmtree(var)
 
 

@@ -52,18 +52,29 @@ def unbilled(database, accounts, env):
 
 
 @contextlib.contextmanager
-def copies(var, template, build):
-    """Build the town ``template`` once with ``build(template)``, point this
-    process's Tryton at the configuration in ``var``, and yield a function
-    that returns the name of a fresh copy; afterwards every copy and the
-    template are dropped and the configuration restored."""
+def configured(var, name, build):
+    """Build the town ``name`` with ``build(name)``, point this process's
+    Tryton at the configuration in ``var`` and yield; afterwards restore
+    the configuration and drop the town."""
     from trytond import config
 
     from rkc import tryton_job
-    build(template)
+    build(name)
     saved = {option: config.get('database', option)
         for option in ('uri', 'path')}
     tryton_job.configure(str(Path(var) / 'trytond.conf'))
+    try:
+        yield
+    finally:
+        for option, value in saved.items():
+            config.set('database', option, value)
+        drop(name)
+
+
+@contextlib.contextmanager
+def copies(var, template, build):
+    """Like :func:`configured`, yielding a function that returns the name
+    of a fresh copy of the town; the copies are dropped too."""
     databases = []
 
     def fresh_copy():
@@ -71,13 +82,12 @@ def copies(var, template, build):
         copy(template, name)
         databases.append(name)
         return name
-    try:
-        yield fresh_copy
-    finally:
-        for option, value in saved.items():
-            config.set('database', option, value)
-        for name in databases + [template]:
-            drop(name)
+    with configured(var, template, build):
+        try:
+            yield fresh_copy
+        finally:
+            for name in databases:
+                drop(name)
 
 
 def _admin(statement):
