@@ -6,6 +6,9 @@ whose placeholders psycopg must parse) but knows no conflicts; so rows are
 copied into a temporary twin of the table and moved with one
 ``INSERT … SELECT … ON CONFLICT DO NOTHING``.
 """
+import re
+import sqlite3
+
 from psycopg import sql
 
 
@@ -47,3 +50,14 @@ def copy_into(cursor, table, columns, rows):
                 sql.SQL(', ').join(map(sql.Identifier, columns)))) as copy:
         for row in rows:
             copy.write_row(row)
+
+
+def execute_returning(cursor, query):
+    """Execute a python-sql ``INSERT … RETURNING`` on PostgreSQL or SQLite.
+    python-sql names the returned columns by the table's alias, which
+    SQLite refuses (no such column: a.id)."""
+    statement, params = tuple(query)
+    if isinstance(cursor, sqlite3.Cursor):
+        head, returned = statement.split(' RETURNING ', 1)
+        statement = head + ' RETURNING ' + re.sub(r'"\w+"\.', '', returned)
+    cursor.execute(statement, params)

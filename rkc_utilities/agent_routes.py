@@ -19,6 +19,7 @@ from trytond.protocols.wrappers import (
 from trytond.transaction import Transaction
 from trytond.wsgi import app
 
+from rkc.bulk_insert import execute_returning
 from rkc.payments import agent_api
 
 from .common import today
@@ -185,7 +186,7 @@ def _insert(Payment, agent, key, operation, found):
     table = Payment.__table__()
     transaction = Transaction()
     cursor = transaction.connection.cursor()
-    cursor.execute(*table.insert(
+    execute_returning(cursor, table.insert(
             [table.account, table.centre, table.amount, table.commission,
                 table.accepted_at, table.date, table.period, table.channel,
                 table.agent, table.operation_id, table.operation_key,

@@ -18,7 +18,7 @@ from decimal import Decimal
 from sql import Conflict, Null
 from sql.functions import CurrentTimestamp
 
-from rkc.bulk_insert import copy_insert
+from rkc.bulk_insert import copy_insert, execute_returning
 from rkc.payments.registry import accepted_records, check_registry
 
 BATCH = 2000
@@ -98,7 +98,7 @@ def _insert_import(agent, record, path, summary, errors):
     transaction = Transaction()
     cursor = transaction.connection.cursor()
     name = str(path).rsplit('/', 1)[-1]
-    cursor.execute(*table.insert(
+    execute_returning(cursor, table.insert(
             [table.agent, table.format, table.filename, table.sha256,
                 table.size, table.state, table.records, table.amount,
                 table.commission, table.credited, table.duplicates,
@@ -248,7 +248,7 @@ def _insert_new(model, columns, rows, returning):
         return copy_insert(cursor, Model._table, columns, rows,
             conflict=('agent', 'operation_key'), returning=returning)
     table = Model.__table__()
-    cursor.execute(*table.insert(
+    execute_returning(cursor, table.insert(
             [getattr(table, c) for c in columns], rows,
             on_conflict=Conflict(table, indexed_columns=[
                     table.agent, table.operation_key]),
