@@ -3,8 +3,10 @@ payments through the payment-agent API route, in-process through trytond's
 WSGI app exactly as an HTTP request would be served."""
 import datetime as dt
 import json
+from decimal import Decimal
 
 from rkc import tryton_job
+from rkc.engine.money import round_money
 
 AGENT = 'DEMOBANK'
 
@@ -28,7 +30,9 @@ def _agent_and_accounts(count):
             group_by=[line.account], having=Sum(line.amount) > 0,
             order_by=[line.account], limit=count))
     Accounts = pool.get('rkc.account')
-    return key, [(Accounts(a).number, str(amount)) for a, amount in cursor]
+    # SQLite sums numerics as floats: the API wants kopecks exactly.
+    return key, [(Accounts(a).number, str(round_money(Decimal(str(amount)))))
+        for a, amount in cursor]
 
 
 def show(database, port, count=3, out=print):
