@@ -353,7 +353,9 @@ def test_killed_worker_loses_nothing(database, monkeypatch):
 
             in_tryton(name, lambda pool: pool.get('rkc.billing.run').resume(
                     [pool.get('rkc.billing.run')(run)]))
-            town.wait_for(lambda: run_state(name) == 'done',
+            # The killed worker's database session may hold the chunk's
+            # lock until PostgreSQL notices it is gone.
+            town.wait_for(lambda: run_state(name) == 'done', timeout=180,
                 what='the resumed run done', explain=lambda: town.rows(
                     name, 'SELECT state, failure FROM rkc_billing_run_chunk'))
             assert survivor.poll() is None
