@@ -482,13 +482,19 @@ def rkc_notify(database, env, *args):
         text=True, stdin=subprocess.DEVNULL)
 
 
-def test_rkc_notify_command(database, smtp):
+def debt_by_email_to_first(database, smtp):
+    """A debt campaign by e-mail through the local SMTP server, reaching
+    the first account only; its id."""
     first, *_ = numbers(database)
     configure(database, smtp_host='127.0.0.1', smtp_port=smtp.port,
         notification_sender='rkc@example.org')
     contacts(database, **{
             first: {'email': 'first@example.org', 'email_consent': True}})
-    debt = campaign(database, by_email=True)
+    return campaign(database, by_email=True)
+
+
+def test_rkc_notify_command(database, smtp):
+    debt = debt_by_email_to_first(database, smtp)
     var = Path(tempfile.mkdtemp(prefix='notify_cli_'))
     env = town.environment(var)
     done = rkc_notify(database, env, '--campaign', str(debt))
@@ -508,12 +514,7 @@ def test_rkc_notify_command(database, smtp):
 @pytest.mark.redis
 def test_rkc_notify_through_an_rq_worker(database, smtp):
     import redis
-    first, *_ = numbers(database)
-    configure(database, smtp_host='127.0.0.1', smtp_port=smtp.port,
-        notification_sender='rkc@example.org')
-    contacts(database, **{
-            first: {'email': 'first@example.org', 'email_consent': True}})
-    debt = campaign(database, by_email=True)
+    debt = debt_by_email_to_first(database, smtp)
     var = Path(tempfile.mkdtemp(prefix='notify_rq_'))
     env = town.environment(var, redis_url=REDIS_URL)
     jobs = redis.Redis.from_url(REDIS_URL)
@@ -529,6 +530,7 @@ def test_rkc_notify_through_an_rq_worker(database, smtp):
                 what='the worker sending the e-mail')
         (run_id,), = town.rows(database,
             'SELECT id FROM rkc_notification_run WHERE campaign = %s', debt)
+        first, *_ = numbers(database)
         assert messages(database, run_id)[first, 'email']['state'] == 'sent'
     finally:
         jobs.flushdb()
