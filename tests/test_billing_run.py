@@ -5,11 +5,13 @@ import datetime as dt
 import signal
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import redis
 
 from rkc import tryton_job
+from rkc.queue import QUEUE_NAME
 
 import town
 
@@ -302,6 +304,80 @@ def lock_waiters(database):
         WHERE datname = %s AND wait_event_type = 'Lock'""", database)[0][0]
 
 
+def test_killed_worker_leaves_no_session(database):
+    """RQ would fork its scheduler from the worker, and the fork kept the
+    worker's database sessions (and a chunk's locks) alive after the worker
+    was killed: the scheduler is a process of its own and goes too."""
+    name, env = database
+    env = dict(env, RKC_REDIS_URL=REDIS_URL)
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    worker = town.start_worker(name, env)
+    try:
+        town.wait_for(lambda: sessions(name), what="the worker's sessions")
+        town.wait_for(lambda: schedulers_of(worker.pid),
+            what="the worker's scheduler")
+    finally:
+        worker.kill()
+        worker.wait()
+    town.wait_for(lambda: not sessions(name), timeout=15,
+        what="the killed worker's sessions closed",
+        explain=lambda: sessions(name))
+    town.wait_for(lambda: not schedulers_of(worker.pid), timeout=15,
+        what="the killed worker's scheduler stopped")
+
+
+def test_failed_job_is_retried(database, monkeypatch):
+    "A job that fails is queued again by the scheduler, after its delay."
+    from rq.job import Job
+
+    from rkc import queue
+    name, env = database
+    env = dict(env, RKC_REDIS_URL=REDIS_URL)
+    monkeypatch.setenv('RKC_REDIS_URL', REDIS_URL)
+    jobs = redis.Redis.from_url(REDIS_URL)
+    jobs.flushdb()
+    with town.workers(name, env, count=1):
+        job = queue.enqueue('tests.worker_jobs.fail_once', REDIS_URL,
+            'attempts')
+        town.wait_for(lambda: Job.fetch(job.id, connection=jobs).get_status()
+            == 'finished', timeout=30, what='the retried job finished',
+            explain=lambda: jobs.get('attempts'))
+    assert int(jobs.get('attempts')) == 2
+    jobs.flushdb()
+
+
+def schedulers_of(pid):
+    "The processes of the scheduler the worker ``pid`` started."
+    found = []
+    for process in Path('/proc').iterdir():
+        try:
+            command = (process / 'cmdline').read_bytes().split(b'\0')
+        except OSError:
+            continue
+        if b'rkc.job_scheduler' in command and str(pid).encode() in command:
+            found.append(process.name)
+    return found
+
+
+def sessions(database):
+    "The database's sessions, for a failure's diagnosis."
+    return town.rows(database, """
+        SELECT pid, state, wait_event_type, wait_event,
+            now() - xact_start, left(query, 60)
+        FROM pg_stat_activity WHERE datname = %s
+            AND pid <> pg_backend_pid()""", database)
+
+
+def queued(jobs):
+    "What RQ holds of the run's jobs, for a failure's diagnosis."
+    from rq import Queue
+    queue = Queue(QUEUE_NAME, connection=jobs)
+    return {'queued': queue.count,
+        'started': queue.started_job_registry.get_job_ids(),
+        'failed': queue.failed_job_registry.get_job_ids(),
+        'scheduled': queue.scheduled_job_registry.get_job_ids()}
+
+
 def chunk_states(database):
     return sorted(s for s, in town.rows(database,
             'SELECT state FROM rkc_billing_run_chunk'))
@@ -354,10 +430,12 @@ def test_killed_worker_loses_nothing(database, monkeypatch):
             in_tryton(name, lambda pool: pool.get('rkc.billing.run').resume(
                     [pool.get('rkc.billing.run')(run)]))
             # The killed worker's database session may hold the chunk's
-            # lock until PostgreSQL notices it is gone.
+            # lock until its statement ends and PostgreSQL notices the
+            # client gone; the job is retried meanwhile.
             town.wait_for(lambda: run_state(name) == 'done', timeout=180,
-                what='the resumed run done', explain=lambda: town.rows(
-                    name, 'SELECT state, failure FROM rkc_billing_run_chunk'))
+                what='the resumed run done', explain=lambda: (town.rows(
+                    name, 'SELECT state, failure FROM rkc_billing_run_chunk'),
+                    sessions(name), queued(jobs)))
             assert survivor.poll() is None
     finally:
         blocking.close()
