@@ -90,6 +90,79 @@ def desk(tmp_path_factory):
         yield served
 
 
+def member_cell(driver, by, field, tag='input'):
+    "The widget of ``field`` in the member row being edited."
+    from selenium.common.exceptions import NoSuchElementException
+    for cell in driver.find_elements(by.CSS_SELECTOR,
+            f'.form-one2many td.edited {tag}[name={field}]'):
+        if cell.is_displayed():
+            return cell
+    raise NoSuchElementException(f'no {field} cell being edited')
+
+
+def empty_member_row(driver, by):
+    "Whether a new, still empty member row is edited."
+    return not member_cell(driver, by, 'name').get_attribute('value')
+
+
+def typed(field, *keys):
+    "Type ``keys`` into the edited member's ``field``."
+    from selenium.webdriver.common.by import By
+
+    def type_in(driver):
+        member_cell(driver, By, field).send_keys(*keys)
+        return True
+    return type_in
+
+
+def chosen(field, labels):
+    "Choose in the edited member's ``field`` the label shown of ``labels``."
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    def choose(driver):
+        select = Select(member_cell(driver, By, field, 'select'))
+        options = [o.text for o in select.options]
+        select.select_by_visible_text(next(g for g in labels if g in options))
+        return True
+    return choose
+
+
+def cells(driver, timeout=30):
+    """A wait for the member row's cells: a redraw of the list (an
+    on_change answered) may hide or replace a cell while it is used."""
+    from selenium.common.exceptions import (
+        ElementNotInteractableException, NoSuchElementException,
+        StaleElementReferenceException)
+    from selenium.webdriver.support.ui import WebDriverWait
+    return WebDriverWait(driver, timeout, ignored_exceptions=(
+            NoSuchElementException, ElementNotInteractableException,
+            StaleElementReferenceException))
+
+
+def new_button(driver, by):
+    "The members list's New button, once it can be clicked."
+    return next((b for b in driver.find_elements(
+                by.CSS_SELECTOR, '.form-one2many button')
+            if b.get_attribute('title') in ('New', 'Создать')
+            and b.is_displayed() and b.is_enabled()), None)
+
+
+def new_member_row(driver, by, clicks=3):
+    "Click New until the list edits an empty member row."
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+    wait = WebDriverWait(driver, 10)
+    for _ in range(clicks):
+        wait.until(lambda d: new_button(d, by)).click()
+        try:
+            cells(driver, 10).until(lambda d: empty_member_row(d, by))
+            return
+        except TimeoutException:
+            continue
+    raise TimeoutException(f'no new member row after {clicks} clicks')
+
+
 def digits(text):
     return re.sub(r'\D', '', text or '')
 
@@ -97,7 +170,6 @@ def digits(text):
 def test_social_worker_walks_one_application(desk, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import Select
     url, database, env = desk
     prepared = tryton(env, database, PREPARE)
     application = prepared['application']
@@ -110,28 +182,17 @@ def test_social_worker_walks_one_application(desk, tmp_path):
         screens = 1
         driver.get(f'{url}#{database}/model/rkc.subsidy.application/'
             f'{application}')
-        new = wait.until(lambda d: [b for b in d.find_elements(
-                    By.CSS_SELECTOR, '.form-one2many button')
-                if b.get_attribute('title') in ('New', 'Создать')
-                and b.is_displayed() and b.is_enabled()])[0]
+        wait.until(lambda d: new_button(d, By))
         for name, group, income in FAMILY:
-            new.click()
-            cell = wait.until(lambda d: d.switch_to.active_element
-                if d.switch_to.active_element.tag_name == 'input'
-                else None)
-            cell.send_keys(name, Keys.TAB)
-            select = wait.until(lambda d: d.switch_to.active_element
-                if d.switch_to.active_element.tag_name == 'select'
-                else None)
-            options = [o.text for o in Select(select).options]
-            Select(select).select_by_visible_text(
-                next(g for g in group if g in options))
-            select.send_keys(Keys.TAB)
-            amount = wait.until(lambda d: d.switch_to.active_element
-                if d.switch_to.active_element.tag_name == 'input'
-                else None)
-            amount.send_keys(Keys.CONTROL, 'a')
-            amount.send_keys(income, Keys.TAB)
+            # The cells of the new row, not the focused element: under load
+            # the list may still redraw when the click lands, or the click
+            # may come while the previous row is being validated and go
+            # unheeded.
+            new_member_row(driver, By)
+            cells(driver).until(typed('name', name, Keys.TAB))
+            cells(driver).until(chosen('group', group))
+            cells(driver).until(typed('income',
+                    Keys.CONTROL, 'a', Keys.NULL, income, Keys.TAB))
         for document in DOCUMENTS:
             driver.find_element(
                 By.CSS_SELECTOR, f'input[name={document}]').click()
