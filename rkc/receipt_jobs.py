@@ -33,3 +33,13 @@ def print_chunk(database, user, context, chunk_id):
 
 def email_chunk(database, user, context, chunk_id):
     _chunk_job('email', database, user, context, chunk_id)
+
+
+def finish_batch(database, user, context, batch_id):
+    """Close the batch once its last chunk is printed, in a transaction of
+    its own that sees the other chunks' commits."""
+    def finish():
+        from trytond.pool import Pool
+        Pool().get('rkc.receipt.batch').finish_if_printed(batch_id)
+    tryton_job.transaction(finish, database=database, user=user,
+        context=context)

@@ -244,6 +244,8 @@ class ReceiptBatch(Workflow, ModelSQL, ModelView):
         "Queue again the chunks a killed or failed job left unprinted."
         _after_commit('rkc.receipt_jobs.print_chunk', [c
                 for b in batches for c in b.chunks if c.state != 'printed'])
+        # A worker killed after its chunk but before the closing job.
+        _after_commit('rkc.receipt_jobs.finish_batch', batches)
 
     @classmethod
     @ModelView.button
@@ -253,21 +255,27 @@ class ReceiptBatch(Workflow, ModelSQL, ModelView):
             [c for b in batches for c in b.chunks])
 
     @classmethod
-    def chunk_printed(cls, batch):
+    def finish_if_printed(cls, batch_id):
+        """Close the batch if its last chunk is printed and nobody closed it
+        yet; the batch is locked only then."""
         Chunk = Pool().get('rkc.receipt.batch.chunk')
-        cls.lock([batch])
-        if not Chunk.search([('batch', '=', batch.id),
+        if Chunk.search([('batch', '=', batch_id),
                     ('state', '!=', 'printed')], limit=1):
+            return
+        batch = cls(batch_id)
+        # Two chunks finishing at once: the batch's lock lets one through.
+        cls.lock([batch])
+        if cls(batch_id).state == 'printing':
             cls.write([batch], {'state': 'done'})
 
 
-def _after_commit(job, chunks):
-    "Queue a job per chunk once the transaction that asks is committed."
+def _after_commit(job, records):
+    "Queue a job per record once the transaction that asks is committed."
     transaction = Transaction()
     transaction.atexit(queue.enqueue_all, job, [
             (transaction.database.name, transaction.user,
-                {'company': transaction.context.get('company')}, c.id)
-            for c in chunks])
+                {'company': transaction.context.get('company')}, r.id)
+            for r in records])
 
 
 class ReceiptBatchChunk(ModelSQL, ModelView):
@@ -301,8 +309,6 @@ class ReceiptBatchChunk(ModelSQL, ModelView):
     def print_(self):
         """Render the building's receipts in delivery order. Idempotent:
         the files are named after the building and written anew."""
-        pool = Pool()
-        Batch = pool.get('rkc.receipt.batch')
         self.__class__.lock([self])
         chunk = self.__class__(self.id)
         receipts = chunk.receipts()
@@ -316,7 +322,11 @@ class ReceiptBatchChunk(ModelSQL, ModelView):
         chunk.files = '\n'.join(str(p) for p in paths)
         chunk.failure = None
         chunk.save()
-        Batch.chunk_printed(chunk.batch)
+        # Closing the batch is a job of its own: locking the batch here
+        # would make Tryton restart this transaction holding that lock
+        # from its start, and the other workers' chunks would wait for (or
+        # fail on) it while this one renders.
+        _after_commit('rkc.receipt_jobs.finish_batch', [chunk.batch])
 
     def email(self):
         """Send each consenting account of the building its receipt as a

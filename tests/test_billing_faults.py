@@ -1,9 +1,9 @@
 """Billing runs under faults on PostgreSQL with Redis and real RQ workers:
 a worker killed at a random point and replaced, a worker's database
-connection terminated in the middle of a chunk, and two workers on the
-same chunk. After recovery every account is billed exactly once and the
-subledger equals the general ledger's control account."""
-import os
+connection terminated in the middle of a chunk, Redis restarted (its
+queued jobs lost) and two workers on the same chunk. After recovery every
+account is billed exactly once and the subledger equals the general
+ledger's control account."""
 import random
 import signal
 import time
@@ -120,10 +120,7 @@ def test_worker_killed_at_random_point_then_replaced(database):
             lambda: chunk_states(name).count('posted') >= posted_before_kill,
             timeout=120, poll=0.02, what=f'{posted_before_kill} chunks')
         time.sleep(delay)
-        # The worker with its RQ scheduler, a child process that would
-        # otherwise live on as an orphan.
-        for pid in [*children(victim.pid), victim.pid]:
-            os.kill(pid, signal.SIGKILL)
+        victim.send_signal(signal.SIGKILL)
         victim.wait()
         replacement = town.start_worker(name, env)
         try:
@@ -133,11 +130,6 @@ def test_worker_killed_at_random_point_then_replaced(database):
             replacement.terminate()
             replacement.wait(20)
     assert_recovered(name, expected)
-
-
-def children(pid):
-    with open(f'/proc/{pid}/task/{pid}/children') as file:
-        return [int(child) for child in file.read().split()]
 
 
 def blocked_chunk(database, run, building=None):
@@ -182,6 +174,47 @@ def test_connection_terminated_mid_chunk(database):
             assert town.rows(name, 'SELECT pg_terminate_backend(%s)',
                 pid) == [(True,)]
             blocking.rollback()
+            recover(name, run)
+    finally:
+        blocking.close()
+    assert_recovered(name, expected)
+
+
+def restart_redis(connection):
+    """What a restart of our Redis, which keeps nothing on disk, does to the
+    jobs' database: its clients are cut off and its keys are gone."""
+    database = connection.connection_pool.connection_kwargs['db']
+    for client in connection.client_list():
+        if int(client['db']) == database:
+            connection.client_kill_filter(_id=client['id'])
+    connection.flushdb()
+
+
+def test_redis_lost_mid_run(database):
+    """Redis restarts while a worker is in a chunk and the other chunks are
+    queued: the worker reconnects and finishes its chunk, the queued jobs
+    are lost and their chunks wait; resuming the run bills them."""
+    name, env = database
+    expected = expected_accounts(name)
+    run = create_run(name)
+    start_run(name, run)
+    first, = town.rows(name, """
+        SELECT building FROM rkc_billing_run_chunk WHERE run = %s
+        ORDER BY id LIMIT 1""", run)[0]
+    chunks = len(chunk_states(name))
+    blocking = blocked_chunk(name, run, first)
+    jobs = redis.Redis.from_url(REDIS_URL)
+    try:
+        with town.workers(name, env, count=1) as (worker,):
+            town.wait_for(lambda: len(waiting_backends(name)) == 1,
+                what='the worker in the first chunk')
+            restart_redis(jobs)
+            blocking.rollback()
+            settled(name)
+            assert worker.poll() is None
+            assert chunk_states(name).count('posted') == 1
+            assert chunk_states(name).count('pending') == chunks - 1
+            assert run_state(name) == 'posting'
             recover(name, run)
     finally:
         blocking.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from rq import Queue
 
 from rkc import tryton_job
 from rkc.queue import QUEUE_NAME
@@ -346,6 +347,28 @@ def test_failed_job_is_retried(database, monkeypatch):
     jobs.flushdb()
 
 
+def test_receipts_printed_by_two_workers(database, monkeypatch):
+    """Two workers print a month's buildings side by side: no chunk fails
+    on the other's lock, and the batch is closed once."""
+    name, env = database
+    env = dict(env, RKC_REDIS_URL=REDIS_URL)
+    jobs = redis.Redis.from_url(REDIS_URL)
+    jobs.flushdb()
+    (month,), = town.rows(name, """
+        SELECT max(period) FROM rkc_ledger_line WHERE kind = 'charge'""")
+    with town.workers(name, env):
+        done = town.rkc(name, 'print-receipts', '--period',
+            f'{month:%Y-%m}', env=env, check=False)
+    failed = Queue(QUEUE_NAME, connection=jobs).failed_job_registry
+    assert (done.returncode, failed.count) == (0, 0), done.stdout
+    chunks = town.rows(name, 'SELECT state, failure FROM '
+        'rkc_receipt_batch_chunk')
+    assert chunks and set(chunks) == {('printed', None)}
+    assert town.rows(name, 'SELECT state FROM rkc_receipt_batch') == [
+        ('done',)]
+    jobs.flushdb()
+
+
 def schedulers_of(pid):
     "The processes of the scheduler the worker ``pid`` started."
     found = []
@@ -370,7 +393,6 @@ def sessions(database):
 
 def queued(jobs):
     "What RQ holds of the run's jobs, for a failure's diagnosis."
-    from rq import Queue
     queue = Queue(QUEUE_NAME, connection=jobs)
     return {'queued': queue.count,
         'started': queue.started_job_registry.get_job_ids(),
