@@ -79,17 +79,23 @@ def peak_rss_kib(pid):
     return 0
 
 
-def bench(accounts, var):
+def bench_town(accounts, var):
+    "The demo town of ``accounts`` accounts, built unless kept; its name."
     name = f'bench_billing_{accounts}'
-    env = town.environment(var)
     if not database_exists(name):
         started = time.monotonic()
         built = town.rkc(name, 'demo', '--bulk', '--accounts',
-            str(accounts), '--billed-months', '0', '--no-serve', env=env)
+            str(accounts), '--billed-months', '0', '--no-serve',
+            env=town.environment(var))
         loaded, = [line for line in built.stdout.splitlines()
             if 'loaded in' in line]
         print(f'{accounts:>7} accounts: demo town built in '
             f'{time.monotonic() - started:.0f} s; {loaded}', flush=True)
+    return name
+
+
+def bench(accounts, var):
+    name = bench_town(accounts, var)
     month = month_to_bill(name)
     env = town.environment(var, REDIS_URL)
     jobs = redis.Redis.from_url(REDIS_URL)
