@@ -8,6 +8,7 @@ orphaned scheduler. So the worker starts it as a fresh process instead,
 before it opens any connection, and the scheduler stops when its worker is
 gone. Every worker starts one; RQ's lock lets one of them schedule.
 """
+import contextlib
 import os
 import signal
 import subprocess
@@ -42,20 +43,25 @@ def start():
 def run(worker_pid):
     """Schedule while the worker ``worker_pid`` lives; take the lock over
     as soon as the scheduler holding it is gone."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
     def stop(signum, frame):
         raise SystemExit(0)
     signal.signal(signal.SIGTERM, stop)
     scheduler = _scheduler()
-    scheduler.register_birth()
     try:
         while os.getppid() == worker_pid:
-            # Taken or refreshed; a scheduler that stops lets it go.
-            if scheduler.acquire_locks():
-                scheduler.enqueue_scheduled_jobs()
+            try:
+                # Taken or refreshed; a scheduler that stops lets it go.
+                if scheduler.acquire_locks():
+                    scheduler.enqueue_scheduled_jobs()
+            except RedisConnectionError:
+                # Redis restarting: the worker waits for it as well.
+                pass
             time.sleep(scheduler.interval)
     finally:
-        scheduler.release_locks()
-        scheduler.register_death()
+        with contextlib.suppress(RedisConnectionError):
+            scheduler.release_locks()
 
 
 if __name__ == '__main__':
