@@ -31,3 +31,13 @@ def _chunk_job(model, method, database, user, context, chunk_id):
 def penalty_chunk(database, user, context, chunk_id):
     _chunk_job('rkc.penalty.run.chunk', 'process', database, user, context,
         chunk_id)
+
+
+def finish_penalty_run(database, user, context, run_id):
+    """Close the penalty run once its last chunk is done, in a transaction
+    of its own that sees the other chunks' commits."""
+    def finish():
+        from trytond.pool import Pool
+        Pool().get('rkc.penalty.run').finish_if_done(run_id)
+    tryton_job.transaction(finish, database=database, user=user,
+        context=context)

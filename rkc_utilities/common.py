@@ -6,6 +6,9 @@ import datetime as dt
 from trytond.i18n import gettext
 from trytond.model import fields
 from trytond.pyson import Bool, Eval, If
+from trytond.transaction import Transaction
+
+from rkc import queue
 
 from .exceptions import OverlapError
 
@@ -81,3 +84,13 @@ class DatedMixin:
 
 def today():
     return dt.date.today()
+
+
+def queue_after_commit(job, records):
+    """Queue the job ``job`` (a dotted path) once per record, when the
+    transaction that asks is committed: the job must see what it made."""
+    transaction = Transaction()
+    transaction.atexit(queue.enqueue_all, job, [
+            (transaction.database.name, transaction.user,
+                {'company': transaction.context.get('company')}, r.id)
+            for r in records])

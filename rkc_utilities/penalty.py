@@ -18,13 +18,12 @@ from trytond.pyson import Eval
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
-from rkc import queue
 from rkc.engine import penalty as engine
 from rkc.engine.money import round_money
 from rkc.setup import PENALTY_SERVICE
 
 from .billing_input import _date
-from .common import today
+from .common import queue_after_commit, today
 
 ZERO = Decimal('0.00')
 # What the consumer owes for a period, besides payments and penalties.
@@ -185,23 +184,31 @@ class PenaltyRun(Workflow, ModelSQL, ModelView):
             run.period.check_open()
             Chunk.create([{'run': run.id, 'building': b}
                     for b in buildings])
-        cls._enqueue([c for r in cls.browse(runs) for c in r.chunks])
+        queue_after_commit('rkc.debt_jobs.penalty_chunk',
+            [c for r in cls.browse(runs) for c in r.chunks])
 
     @classmethod
     @ModelView.button
     def resume(cls, runs):
         "Queue again the chunks a killed or failed job left unfinished."
-        cls._enqueue([c for r in runs for c in r.chunks
-                if c.state != 'done'])
+        queue_after_commit('rkc.debt_jobs.penalty_chunk',
+            [c for r in runs for c in r.chunks if c.state != 'done'])
+        # A worker killed after its chunk but before the closing job.
+        queue_after_commit('rkc.debt_jobs.finish_penalty_run', runs)
 
     @classmethod
-    def _enqueue(cls, chunks):
-        transaction = Transaction()
-        # The jobs start once the run and its chunks are committed.
-        transaction.atexit(queue.enqueue_all, 'rkc.debt_jobs.penalty_chunk',
-            [(transaction.database.name, transaction.user,
-                    {'company': transaction.context.get('company')}, c.id)
-                for c in chunks])
+    def finish_if_done(cls, run_id):
+        """Close the run if its last chunk is done and nobody closed it
+        yet; the run is locked only then."""
+        Chunk = Pool().get('rkc.penalty.run.chunk')
+        if Chunk.search([('run', '=', run_id), ('state', '!=', 'done')],
+                limit=1):
+            return
+        run = cls(run_id)
+        # Two chunks finishing at once: the run's lock lets one through.
+        cls.lock([run])
+        if cls(run_id).state == 'running':
+            cls.finish(run)
 
     @classmethod
     def finish(cls, run):
@@ -239,7 +246,6 @@ class PenaltyChunk(ModelSQL, ModelView):
         the penalty on the period's last day less what earlier runs
         posted. Idempotent: a done chunk is skipped."""
         pool = Pool()
-        Run = pool.get('rkc.penalty.run')
         Line = pool.get('rkc.ledger.line')
         Account = pool.get('rkc.account')
         self.__class__.lock([self])
@@ -278,11 +284,11 @@ class PenaltyChunk(ModelSQL, ModelView):
         chunk.accounts = len(accounts)
         chunk.lines = len(rows)
         chunk.save()
-        Run.lock([run])
-        if not self.__class__.search([
-                    ('run', '=', run.id), ('state', '!=', 'done')],
-                limit=1):
-            Run.finish(run)
+        # Closing the run is a job of its own: locking the run here would
+        # make Tryton restart this transaction holding that lock from its
+        # start, and the other workers' chunks would wait for (or fail on)
+        # it meanwhile.
+        queue_after_commit('rkc.debt_jobs.finish_penalty_run', [run])
 
 
 class CalculatorStart(ModelView):

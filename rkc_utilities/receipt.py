@@ -19,13 +19,13 @@ from trytond.sendmail import get_smtp_server, sendmail
 from trytond.transaction import Transaction
 from trytond.wizard import Button, StateReport, StateView, Wizard
 
-from rkc import queue
 from rkc.documents import from_ledger
 from rkc.documents.batch import render_batch
 from rkc.documents.receipt import ReceiptWriter, checked_payload, period_name
 from rkc.engine.bank import account_key_is_valid, correspondent_key_is_valid
 from rkc.engine.errors import CalculationError
 
+from .common import queue_after_commit
 from .exceptions import ReceiptError
 
 SCOPES = [
@@ -236,22 +236,22 @@ class ReceiptBatch(Workflow, ModelSQL, ModelView):
                         for b in batch.buildings()])
         chunks = [c for b in cls.browse(batches) for c in b.chunks]
         Chunk.write(chunks, {'state': 'pending', 'failure': None})
-        _after_commit('rkc.receipt_jobs.print_chunk', chunks)
+        queue_after_commit('rkc.receipt_jobs.print_chunk', chunks)
 
     @classmethod
     @ModelView.button
     def resume(cls, batches):
         "Queue again the chunks a killed or failed job left unprinted."
-        _after_commit('rkc.receipt_jobs.print_chunk', [c
+        queue_after_commit('rkc.receipt_jobs.print_chunk', [c
                 for b in batches for c in b.chunks if c.state != 'printed'])
         # A worker killed after its chunk but before the closing job.
-        _after_commit('rkc.receipt_jobs.finish_batch', batches)
+        queue_after_commit('rkc.receipt_jobs.finish_batch', batches)
 
     @classmethod
     @ModelView.button
     def send(cls, batches):
         "E-mail the receipts to the accounts that agreed to it."
-        _after_commit('rkc.receipt_jobs.email_chunk',
+        queue_after_commit('rkc.receipt_jobs.email_chunk',
             [c for b in batches for c in b.chunks])
 
     @classmethod
@@ -267,15 +267,6 @@ class ReceiptBatch(Workflow, ModelSQL, ModelView):
         cls.lock([batch])
         if cls(batch_id).state == 'printing':
             cls.write([batch], {'state': 'done'})
-
-
-def _after_commit(job, records):
-    "Queue a job per record once the transaction that asks is committed."
-    transaction = Transaction()
-    transaction.atexit(queue.enqueue_all, job, [
-            (transaction.database.name, transaction.user,
-                {'company': transaction.context.get('company')}, r.id)
-            for r in records])
 
 
 class ReceiptBatchChunk(ModelSQL, ModelView):
@@ -326,7 +317,7 @@ class ReceiptBatchChunk(ModelSQL, ModelView):
         # would make Tryton restart this transaction holding that lock
         # from its start, and the other workers' chunks would wait for (or
         # fail on) it while this one renders.
-        _after_commit('rkc.receipt_jobs.finish_batch', [chunk.batch])
+        queue_after_commit('rkc.receipt_jobs.finish_batch', [chunk.batch])
 
     def email(self):
         """Send each consenting account of the building its receipt as a

@@ -369,6 +369,43 @@ def test_receipts_printed_by_two_workers(database, monkeypatch):
     jobs.flushdb()
 
 
+def test_penalties_run_by_two_workers(database, monkeypatch):
+    """Two workers take a penalty run's buildings side by side: no chunk
+    fails on the other's lock, the run is closed once, and its lines are
+    in the general ledger."""
+    name, env = database
+    env = dict(env, RKC_REDIS_URL=REDIS_URL)
+    monkeypatch.setenv('RKC_REDIS_URL', REDIS_URL)
+    jobs = redis.Redis.from_url(REDIS_URL)
+    jobs.flushdb()
+    (month,), = town.rows(name, """
+        SELECT max(period) FROM rkc_ledger_line WHERE kind = 'charge'""")
+
+    def start(pool):
+        Period = pool.get('rkc.period')
+        Run = pool.get('rkc.penalty.run')
+        run, = Run.create([{'period': Period.get_or_create(month).id}])
+        Run.run([run])
+        return run.id
+    with town.workers(name, env):
+        run = in_tryton(name, start)
+        town.wait_for(lambda: town.rows(name,
+                'SELECT state FROM rkc_penalty_run WHERE id = %s',
+                run) == [('done',)], what='the penalty run done',
+            explain=lambda: town.rows(name,
+                'SELECT state, failure FROM rkc_penalty_run_chunk'))
+    chunks = town.rows(name, 'SELECT state, failure FROM '
+        'rkc_penalty_run_chunk WHERE run = %s', run)
+    assert chunks and set(chunks) == {('done', None)}
+    assert Queue(QUEUE_NAME, connection=jobs).failed_job_registry.count == 0
+    assert town.rows(name, """
+        SELECT count(*) FROM rkc_ledger_line
+        WHERE origin = %s AND move IS NULL""", f'rkc.penalty.run,{run}'
+        ) == [(0,)]
+    assert_subledger_equals_gl(name)
+    jobs.flushdb()
+
+
 def schedulers_of(pid):
     "The processes of the scheduler the worker ``pid`` started."
     found = []
