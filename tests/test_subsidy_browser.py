@@ -91,12 +91,18 @@ def desk(tmp_path_factory):
 
 
 def member_cell(driver, by, field, tag='input'):
-    "The widget of ``field`` in the member row being edited."
+    """The widget of ``field`` in the member row being edited (the list
+    shows inputs only in that row), else the list's focused widget of that
+    kind: the keyboard walks the row's cells in order."""
     from selenium.common.exceptions import NoSuchElementException
     for cell in driver.find_elements(by.CSS_SELECTOR,
-            f'.form-one2many td.edited {tag}[name={field}]'):
+            f'.form-one2many {tag}[name={field}]'):
         if cell.is_displayed():
             return cell
+    focused = driver.switch_to.active_element
+    if focused.tag_name == tag and focused.find_elements(by.XPATH,
+            "ancestor::*[contains(@class, 'form-one2many')]"):
+        return focused
     raise NoSuchElementException(f'no {field} cell being edited')
 
 
@@ -118,12 +124,15 @@ def typed(field, *keys):
 def chosen(field, labels):
     "Choose in the edited member's ``field`` the label shown of ``labels``."
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select
 
     def choose(driver):
         select = Select(member_cell(driver, By, field, 'select'))
         options = [o.text for o in select.options]
         select.select_by_visible_text(next(g for g in labels if g in options))
+        # On to the next cell, as the social worker's keyboard goes.
+        member_cell(driver, By, field, 'select').send_keys(Keys.TAB)
         return True
     return choose
 
