@@ -89,6 +89,10 @@ class MeterModel(DeactivableMixin, ModelSQL, ModelView):
     serial_address = fields.Integer("Serial Address",
         help="Address of the 32-bit serial number used to verify the "
         "meter's identity.")
+    read_gap = fields.Integer("Read Gap", required=True,
+        domain=[('read_gap', '>=', 0)],
+        help="Reserved registers between the fields that the meter answers "
+        "(as zeros), so that one request may span them.")
 
     @staticmethod
     def default_register_kind():
@@ -97,6 +101,10 @@ class MeterModel(DeactivableMixin, ModelSQL, ModelView):
     @staticmethod
     def default_zones():
         return 1
+
+    @staticmethod
+    def default_read_gap():
+        return 0
 
     @staticmethod
     def default_word_order():

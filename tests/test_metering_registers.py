@@ -46,8 +46,19 @@ def test_blocks_one_request_when_contiguous():
     models = load_models()
     assert models['PULSAR-W'].blocks == ((0, 5),)
     assert models['MERCURY-E2'].blocks == ((100, 7),)
-    # The heat meter keeps its serial apart: two requests.
-    assert models['TEPLO-H'].blocks == ((0, 2), (10, 1), (20, 2))
+    # The heat meter keeps its status and serial apart, behind reserved
+    # registers its map declares readable: still one request.
+    assert models['TEPLO-H'].blocks == ((0, 22),)
+
+
+def test_blocks_apart_without_read_gap():
+    spaced = model(value_address=0, status_address=10, serial_address=20)
+    assert spaced.blocks == ((0, 2), (10, 1), (20, 2))
+    assert model(value_address=0, status_address=10, serial_address=20,
+        read_gap=8).blocks == ((0, 11), (20, 2))
+    # One request never exceeds Modbus's 125 registers.
+    assert model(value_address=0, status_address=10, serial_address=200,
+        read_gap=500).blocks == ((0, 11), (200, 2))
 
 
 def test_bad_models_refused():
@@ -57,6 +68,8 @@ def test_bad_models_refused():
         model(register_kind='coil')
     with pytest.raises(ValueError, match='4 tariff zones, expected 1 to 3'):
         model(zones=4)
+    with pytest.raises(ValueError, match='read gap -1 is negative'):
+        model(read_gap=-1)
     with pytest.raises(ValueError, match='does not fit in 32 bits'):
         split_u32(2 ** 32, 'big')
 

@@ -16,7 +16,6 @@ from decimal import Decimal
 from rkc import queue, tryton_job
 
 from . import poller, store, validation
-from .registers import MeterModel
 
 CHUNK_GATEWAYS = 50
 SLOT_PERIOD = timedelta(hours=1)
@@ -87,9 +86,7 @@ def load_meters(connection, gateways, centre=None, building=None):
     condition, params = _gateway_filter(connection, gateways)
     scope, scope_params = _scope_filter(centre, building)
     query = ('SELECT m.id, m.serial, s.code, m.digits, m.modbus_host, '
-        'm.modbus_port, m.modbus_unit, o.name, o.register_kind, '
-        'o.value_address, o.zones, o.word_order, o.scale, '
-        'o.status_address, o.serial_address '
+        f'm.modbus_port, m.modbus_unit, {store.MODEL_COLUMNS} '
         f'{_METERS} AND {condition}'
         + store.sql(connection, scope))
     cursor = connection.cursor()
@@ -102,11 +99,7 @@ def load_meters(connection, gateways, centre=None, building=None):
             *model_row) in cursor.fetchall():
         name = model_row[0]
         if name not in models:
-            (name, kind, value_address, zones, word_order, scale,
-                status_address, serial_address) = model_row
-            models[name] = MeterModel(name, kind, value_address, zones,
-                word_order, Decimal(str(scale)), status_address,
-                serial_address)
+            models[name] = store.meter_model(model_row)
         targets.setdefault((host, port), []).append(
             poller.Target(meter, unit, models[name]))
         meters[meter] = validation.Meter(

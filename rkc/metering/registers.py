@@ -3,6 +3,9 @@
 A model keeps each cumulative value (one per tariff zone, consecutive) as a
 32-bit unsigned integer in two registers, a 16-bit status word and a 32-bit
 serial number; the word order and the scale (units per count) vary by make.
+Where the make's map says the reserved registers between them can be read,
+one request spans the gap: on a bus carrying one request at a time, a round
+trip costs far more than a few extra registers.
 """
 import json
 from dataclasses import dataclass
@@ -25,6 +28,8 @@ class MeterModel:
     scale: Decimal
     status_address: int
     serial_address: int
+    # Unused registers one request may span between two fields.
+    read_gap: int = 0
 
     def __post_init__(self):
         if self.register_kind not in FUNCTION_CODES:
@@ -40,7 +45,11 @@ class MeterModel:
                 f'model {self.name}: {self.zones} tariff zones, '
                 'expected 1 to 3')
         object.__setattr__(self, 'scale', Decimal(self.scale))
-        object.__setattr__(self, 'blocks', _merge(self._fields()))
+        if self.read_gap < 0:
+            raise ValueError(
+                f'model {self.name}: read gap {self.read_gap} is negative')
+        object.__setattr__(
+            self, 'blocks', _merge(self._fields(), self.read_gap))
 
     @property
     def function_code(self):
@@ -72,15 +81,17 @@ class MeterModel:
         return int(Decimal(value) / self.scale)
 
 
-def _merge(fields):
-    """Read blocks: fields that touch or overlap share one request, so a
-    compact map costs a single round trip per meter."""
+def _merge(fields, gap=0):
+    """Read blocks: fields that touch, overlap or lie at most ``gap``
+    registers apart share one request, so a compact map costs a single
+    round trip per meter."""
     blocks = []
     for address, count in sorted(fields):
         if blocks:
             start, length = blocks[-1]
             end = max(start + length, address + count)
-            if address <= start + length and end - start <= MAX_REGISTERS:
+            if (address <= start + length + gap
+                    and end - start <= MAX_REGISTERS):
                 blocks[-1] = (start, end - start)
                 continue
         blocks.append((address, count))

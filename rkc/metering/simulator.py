@@ -149,6 +149,11 @@ class SimulatedMeter:
         self.serial = split_u32(serial, model.word_order)
         self.status = (
             STATUS_ERROR if self.behaviour == 'meter_error' else STATUS_OK)
+        # What the make answers: its fields and the reserved registers its
+        # map declares readable between them (as zeros).
+        self.readable = frozenset(
+            address for start, count in model.blocks
+            for address in range(start, start + count))
 
     def registers(self, now):
         "{address: register} of the whole map at ``now`` (Unix seconds)."
@@ -192,11 +197,11 @@ class GatewayContext(ModbusServerContext):
             await asyncio.sleep(SLOW_DELAY)
         if func_code != meter.model.function_code:
             return ExcCodes.ILLEGAL_FUNCTION
-        registers = meter.registers(self.clock())
-        try:
-            return [registers[a] for a in range(address, address + count)]
-        except KeyError:
+        wanted = range(address, address + count)
+        if not meter.readable.issuperset(wanted):
             return ExcCodes.ILLEGAL_ADDRESS
+        registers = meter.registers(self.clock())
+        return [registers.get(a, 0) for a in wanted]
 
     async def async_setValues(self, device_id, func_code, address, values):
         return ExcCodes.ILLEGAL_FUNCTION

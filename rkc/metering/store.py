@@ -10,10 +10,27 @@ from decimal import Decimal
 
 from rkc.bulk_insert import copy_insert
 
+from .registers import MeterModel
+
 READING_COLUMNS = (
     'meter', 'read_at', 'value', 'value_t2', 'value_t3', 'source', 'state',
     'reason', 'poll', 'create_uid', 'create_date')
 _COLUMN_LIST = ', '.join(READING_COLUMNS)
+
+# A meter model's register map as stored, in MeterModel's order, for
+# queries that join rkc_meter_model as ``o``.
+MODEL_COLUMNS = ', '.join(f'o.{column}' for column in (
+    'name', 'register_kind', 'value_address', 'zones', 'word_order',
+    'scale', 'status_address', 'serial_address', 'read_gap'))
+
+
+def meter_model(row):
+    "The MeterModel of a row of MODEL_COLUMNS."
+    (name, kind, value_address, zones, word_order, scale, status_address,
+        serial_address, read_gap) = row
+    return MeterModel(name, kind, value_address, zones, word_order,
+        Decimal(str(scale)), status_address, serial_address, read_gap or 0)
+
 
 # The module's tables as far as metering uses them, for benchmarks and
 # tests that run without Tryton.
@@ -25,7 +42,7 @@ CREATE TABLE rkc_service (id {id}, code VARCHAR);
 CREATE TABLE rkc_meter_model (
     id {id}, name VARCHAR, register_kind VARCHAR, value_address INTEGER,
     zones INTEGER, word_order VARCHAR, scale NUMERIC,
-    status_address INTEGER, serial_address INTEGER);
+    status_address INTEGER, serial_address INTEGER, read_gap INTEGER);
 CREATE TABLE rkc_meter (
     id {id}, serial VARCHAR, model INTEGER, service INTEGER,
     premise INTEGER, building INTEGER, installed_on DATE, digits INTEGER,
@@ -148,11 +165,11 @@ def create_meters(connection, meters, services, models):
         cursor.execute(sql(connection,
             'INSERT INTO rkc_meter_model (name, register_kind, '
             'value_address, zones, word_order, scale, status_address, '
-            'serial_address) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) '
-            'RETURNING id'), (
+            'serial_address, read_gap) '
+            'VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id'), (
                 name, model.register_kind, model.value_address, model.zones,
                 model.word_order, str(model.scale), model.status_address,
-                model.serial_address))
+                model.serial_address, model.read_gap))
         model_ids[name] = cursor.fetchone()[0]
     ids = []
     for meter in meters:

@@ -6,16 +6,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from . import simulator, store
-from .registers import MeterModel
 
 # Services of the database whose ordinary use the simulator knows under
 # another name.
 SIMULATED_SERVICE = {'heating': 'heat'}
 
 _QUERY = ('SELECT m.id, m.serial, s.code, m.digits, m.modbus_host, '
-    'm.modbus_port, m.modbus_unit, o.name, o.register_kind, '
-    'o.value_address, o.zones, o.word_order, o.scale, o.status_address, '
-    'o.serial_address, r.read_at, r.value, r.value_t2, r.value_t3 '
+    'm.modbus_port, m.modbus_unit, r.read_at, r.value, r.value_t2, '
+    f'r.value_t3, {store.MODEL_COLUMNS} '
     'FROM rkc_meter m JOIN rkc_meter_model o ON o.id = m.model '
     'JOIN rkc_service s ON s.id = m.service '
     'LEFT JOIN rkc_meter_reading r ON r.id = ('
@@ -32,13 +30,12 @@ def load(connection):
     cursor = connection.cursor()
     cursor.execute(store.sql(connection, _QUERY))
     fleet, models = [], {}
-    for (_, serial, service, digits, host, port, unit, name, kind,
-            value_address, zones, word_order, scale, status_address,
-            serial_address, read_at, *values) in cursor.fetchall():
+    for (_, serial, service, digits, host, port, unit, read_at, *row,
+            ) in cursor.fetchall():
+        values, model_row = row[:3], row[3:]
+        name, zones = model_row[0], model_row[3]
         if name not in models:
-            models[name] = MeterModel(name, kind, value_address, zones,
-                word_order, Decimal(str(scale)), status_address,
-                serial_address)
+            models[name] = store.meter_model(model_row)
         start = [Decimal(str(v)) if v is not None else Decimal(0)
             for v in values[:zones]]
         use = simulator.USE_PER_HOUR.get(
