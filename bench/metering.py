@@ -3,6 +3,10 @@ process, polled, validated and stored in a scratch PostgreSQL database.
 
     .venv/bin/python bench/metering.py --meters 10000 50000 --gateways 50
 
+The fleet is served by two processes (``--simulator-processes``): one
+Python process answers fewer Modbus requests a second than the poller
+asks.
+
 For each fleet size it polls two slots (the second validates against the
 first) and prints meters/s, p50/p99 read latency, the poller's CPU seconds
 and its peak memory.
@@ -33,14 +37,15 @@ def peak_megabytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
-def run(meters_count, gateways, seed):
+def run(meters_count, gateways, seed, processes):
     # A bus addresses at most 247 units: big fleets need more gateways.
     gateways = max(gateways, -(-meters_count // simulator.MAX_UNITS))
     per_gateway = -(-meters_count // gateways)
     port = simulator.free_base_port(gateways)
     server = subprocess.Popen([sys.executable, '-m', 'rkc.cli', 'meters',
         'simulate', '--gateways', str(gateways), '--meters-per-gateway',
-        str(per_gateway), '--base-port', str(port), '--seed', str(seed)],
+        str(per_gateway), '--base-port', str(port), '--seed', str(seed),
+        '--processes', str(processes)],
         stdout=subprocess.PIPE, text=True)
     name = f'rkc_bench_{uuid.uuid4().hex[:12]}'
     with psycopg.connect(SERVER + ' dbname=postgres',
@@ -82,9 +87,11 @@ def main():
         default=[10000, 50000, 100000])
     parser.add_argument('--gateways', type=int, default=50)
     parser.add_argument('--seed', type=int, default=1)
+    parser.add_argument('--simulator-processes', type=int, default=2,
+        help='processes serving the simulated fleet')
     args = parser.parse_args()
     for count in args.meters:
-        run(count, args.gateways, args.seed)
+        run(count, args.gateways, args.seed, args.simulator_processes)
 
 
 if __name__ == '__main__':

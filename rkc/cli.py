@@ -139,6 +139,8 @@ def build_parser():
     s.add_argument('--host', default='127.0.0.1')
     s.add_argument('--base-port', type=int, default=15020)
     s.add_argument('--seed', type=int, default=1)
+    s.add_argument('--processes', type=int, default=1,
+        help='serve the gateways from this many processes')
     s.add_argument('--from-db', action='store_true',
         help='serve the active remote meters of the database instead, '
         'counting on from their last readings')

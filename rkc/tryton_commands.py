@@ -113,7 +113,7 @@ def simulate_meters(args):
     _, name = _prepare(args)
     fleet, models = tryton_job.transaction(
         _stored_fleet, database=name, readonly=True)
-    return simulator.run_forever(fleet, models)
+    return simulator.run_forever(fleet, models, args.processes)
 
 
 def _stored_fleet():

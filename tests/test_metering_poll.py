@@ -1,6 +1,7 @@
 """The poll end to end: simulated pymodbus gateways on loopback, the poller,
 validation and storing in a scratch PostgreSQL database."""
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -210,14 +211,18 @@ def test_sqlite_store_is_idempotent():
         'ORDER BY meter').fetchall() == [(1, 12.345), (2, 12.345)]
 
 
-def test_simulate_command_serves_the_exported_fleet():
+@pytest.mark.parametrize('processes', [1, 2])
+def test_simulate_command_serves_the_exported_fleet(processes):
     port = simulator.free_base_port(2)
     child = subprocess.Popen([sys.executable, '-m', 'rkc.cli', 'meters',
         'simulate', '--gateways', '2', '--meters-per-gateway', '6',
-        '--base-port', str(port), '--seed', '11'],
+        '--base-port', str(port), '--seed', '11',
+        '--processes', str(processes)],
         stdout=subprocess.PIPE, text=True)
     try:
-        assert json.loads(child.stdout.readline())['meters'] == 12
+        announced = json.loads(child.stdout.readline())
+        assert (announced['meters'], announced['processes']) == (
+            12, processes)
         meters = simulator.fleet(2, 6, seed=11, base_port=port)
         models = load_models()
         targets = {}
@@ -239,3 +244,13 @@ def test_simulate_command_serves_the_exported_fleet():
         for result in results for read in result.reads}
     assert len(serials) == 12
     assert all(meters[i]['serial'] == s for i, s in serials.items())
+    # The helper serving the other gateway went with the simulator.
+    deadline = time.monotonic() + 10
+    while listening(port) or listening(port + 1):
+        assert time.monotonic() < deadline, 'a gateway is still served'
+        time.sleep(0.1)
+
+
+def listening(port):
+    with socket.socket() as probe:
+        return probe.connect_ex(('127.0.0.1', port)) == 0

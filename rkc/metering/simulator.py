@@ -17,7 +17,9 @@ Meters count up with the clock; a few misbehave the way real ones do:
 """
 import asyncio
 import json
+import multiprocessing
 import random
+import signal
 import socket
 import sys
 import threading
@@ -288,22 +290,73 @@ def main(args):
     meters = fleet(
         args.gateways, args.meters_per_gateway, seed=args.seed,
         host=args.host, base_port=args.base_port)
-    return run_forever(meters)
+    return run_forever(meters, processes=args.processes)
 
 
-def run_forever(meters, models=None):
-    "Serve a fleet until interrupted, announcing it on stdout when ready."
+def run_forever(meters, models=None, processes=1):
+    """Serve a fleet until interrupted, announcing it on stdout when ready.
+
+    A big fleet may be served by several processes, each with a share of
+    the gateways: one Python process answers a few thousand Modbus
+    requests a second, less than a poller asks of it. The helpers are
+    spawned, not forked, so that they inherit no database connection, and
+    stop when this process is gone, however it ends."""
+    shares = _gateway_shares(meters, processes)
+    context = multiprocessing.get_context('spawn')
+    ready = context.SimpleQueue()
+    leash, kept = context.Pipe(duplex=False)
+    helpers = [
+        context.Process(target=_serve_share,
+            args=(share, models, ready, leash), daemon=True)
+        for share in shares[1:]]
+    for helper in helpers:
+        helper.start()
+    leash.close()
+
     async def run():
-        await serve(meters, models=models)
+        await serve(shares[0] if shares else [], models=models)
+        for _ in helpers:
+            ready.get()
         ports = sorted({meter['port'] for meter in meters})
         print(json.dumps({
             'ready': True, 'hosts': sorted({m['host'] for m in meters}),
             'ports': [ports[0], ports[-1]] if ports else [],
-            'meters': len(meters)}), flush=True)
+            'meters': len(meters), 'processes': 1 + len(helpers)}),
+            flush=True)
         await asyncio.Event().wait()
 
+    # A terminated simulator takes its helpers with it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         asyncio.run(run())
     except KeyboardInterrupt:
         print('stopped', file=sys.stderr)
+    finally:
+        kept.close()
+        for helper in helpers:
+            helper.join(5)
     return 0
+
+
+def _gateway_shares(meters, processes):
+    "The meters split into ``processes`` lists, each gateway in one."
+    gateways = sorted({(m['host'], m['port']) for m in meters})
+    share_of = {
+        gateway: index % processes for index, gateway in enumerate(gateways)}
+    shares = [[] for _ in range(min(processes, len(gateways)))]
+    for meter in meters:
+        shares[share_of[(meter['host'], meter['port'])]].append(meter)
+    return shares
+
+
+def _serve_share(meters, models, ready, leash):
+    "A helper process: serve its gateways until the leash breaks."
+    async def run():
+        await serve(meters, models=models)
+        ready.put(True)
+        gone = asyncio.Event()
+        asyncio.get_running_loop().add_reader(leash.fileno(), gone.set)
+        await gone.wait()
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    asyncio.run(run())
