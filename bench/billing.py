@@ -3,9 +3,11 @@
     .venv/bin/python bench/billing.py --accounts 10000 50000 100000
 
 Each scale has its demo town (``rkc demo --bulk``, loaded with COPY, built
-once and kept as ``bench_billing_<N>``); each invocation bills the month
-before the earliest one billed (last month at first), with two ``rkc
-worker`` processes, and prints accounts/s, lines/s and the workers' peak
+once and kept unbilled as ``bench_billing_<N>``); each invocation bills last
+month on a fresh copy of it with two ``rkc worker`` processes, and prints
+accounts/s over the run once queued (its chunks and its GL summary), the
+time its organisation invoices took after it, accounts/s over the whole
+command (which also starts Tryton in its process), and the workers' peak
 memory.
 """
 import argparse
@@ -33,13 +35,9 @@ def database_exists(name):
             'SELECT 1 FROM pg_database WHERE datname = %s', name))
 
 
-def month_to_bill(name):
-    "The month before the earliest one a run has billed."
-    (first,), = town.rows(name, """
-        SELECT min(p.start_date) FROM rkc_period p
-        JOIN rkc_billing_run r ON r.period = p.id""")
-    first = first or dt.date.today().replace(day=1)
-    return (first - dt.timedelta(days=1)).replace(day=1)
+def last_month():
+    return (dt.date.today().replace(day=1) - dt.timedelta(days=1)).replace(
+        day=1)
 
 
 def post_run(name, month, var):
@@ -60,7 +58,7 @@ def post_run(name, month, var):
     return run
 
 
-def run_done(name, run):
+def run_done(name, run, states=('done',)):
     (state,), = town.rows(name,
         'SELECT state FROM rkc_billing_run WHERE id = %s', run)
     failures = town.rows(name, """
@@ -68,7 +66,14 @@ def run_done(name, run):
         WHERE run = %s AND state = 'failed'""", run)
     if failures:
         raise SystemExit(f'run {run} failed:\n{failures[0][0]}')
-    return state == 'done'
+    return state in states
+
+
+def chunks_done(name, run):
+    (left,), = town.rows(name, """
+        SELECT count(*) FROM rkc_billing_run_chunk
+        WHERE run = %s AND state != 'posted'""", run)
+    return not left
 
 
 def peak_rss_kib(pid):
@@ -95,27 +100,51 @@ def bench_town(accounts, var):
 
 
 def bench(accounts, var):
-    name = bench_town(accounts, var)
-    month = month_to_bill(name)
+    template = bench_town(accounts, var)
+    name = f'{template}_run'
+    town.drop(name)
+    town.copy(template, name)
+    month = last_month()
     env = town.environment(var, REDIS_URL)
     jobs = redis.Redis.from_url(REDIS_URL)
     jobs.flushdb()
-    with town.workers(name, env, WORKERS) as processes:
-        town.wait_for(lambda: len(Worker.all(connection=jobs)) == WORKERS,
-            what='the workers ready')
-        started = time.monotonic()
-        run = post_run(name, month, var)
-        town.wait_for(lambda: run_done(name, run), timeout=3600, poll=0.5,
-            what=f'run {run} done')
-        elapsed = time.monotonic() - started
-        memory = [peak_rss_kib(p.pid) for p in processes]
-    jobs.flushdb()
-    (billed, lines), = town.rows(name, """
-        SELECT sum(c.accounts), sum(c.lines) FROM rkc_billing_run_chunk c
-        WHERE c.run = %s""", run)
+    try:
+        with town.workers(name, env, WORKERS) as processes:
+            town.wait_for(
+                lambda: len(Worker.all(connection=jobs)) == WORKERS,
+                what='the workers ready')
+            started = time.monotonic()
+            run = post_run(name, month, var)
+            queued = time.monotonic()
+            town.wait_for(lambda: chunks_done(name, run), timeout=3600,
+                poll=0.2, what=f'the chunks of run {run} done')
+            chunked = time.monotonic()
+            town.wait_for(
+                lambda: run_done(name, run, ('invoicing', 'done')),
+                timeout=3600, poll=0.2, what=f'run {run} summarized')
+            summarized = time.monotonic()
+            town.wait_for(lambda: run_done(name, run), timeout=3600,
+                poll=0.2, what=f'run {run} done')
+            done = time.monotonic()
+            memory = [peak_rss_kib(p.pid) for p in processes]
+        (billed, lines), = town.rows(name, """
+            SELECT sum(accounts), sum(lines) FROM rkc_billing_run_chunk
+            WHERE run = %s""", run)
+        (invoices,), = town.rows(name, """
+            SELECT count(*) FROM rkc_account_invoice WHERE run = %s""", run)
+    finally:
+        jobs.flushdb()
+        town.drop(name)
+    run_seconds = summarized - queued
     print(f'{accounts:>7} accounts, {month:%Y-%m}: {billed} billed, '
-        f'{lines} lines in {elapsed:.1f} s = {billed / elapsed:,.0f} '
-        f'accounts/s, {lines / elapsed:,.0f} lines/s; worker peak RSS '
+        f'{lines} lines: the run {run_seconds:.1f} s once queued = '
+        f'{billed / run_seconds:,.0f} accounts/s, '
+        f'{lines / run_seconds:,.0f} lines/s (chunks '
+        f'{chunked - queued:.1f} s, GL summary {summarized - chunked:.1f} '
+        f's); then {invoices} organisation invoices in '
+        f'{done - summarized:.1f} s; the whole command '
+        f'{done - started:.1f} s = {billed / (done - started):,.0f} '
+        f'accounts/s; worker peak RSS '
         f'{", ".join(f"{m / 1024:.0f} MiB" for m in memory)}', flush=True)
 
 

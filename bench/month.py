@@ -42,7 +42,7 @@ class Month:
         self.var = var
         self.workers = workers
         self.env = town.environment(var, billing.REDIS_URL)
-        self.month = billing.month_to_bill(name)
+        self.month = billing.last_month()
         self.total = 0.0
 
     def stage(self, title, run):

@@ -4,8 +4,10 @@ command, benchmarks).
 A process initialises the pool once and keeps it; every unit of work runs in
 :func:`transaction`, which repeats trytond's own retry loop: restart on
 ``TransactionError`` (after letting it fix the transaction), retry on
-serialization failures up to ``[database] retry``, and run the queued tasks
-after commit.
+serialization failures up to ``[database] retry``, and run the tasks
+Tryton queued (``ir.queue``) after commit: as jobs of their own when there
+is Redis, so that the job which queued them is done without waiting for
+them.
 """
 import os
 import time
@@ -59,10 +61,11 @@ def transaction(func, *args, database=None, user=0, context=None,
     from trytond import backend
     from trytond.config import config
     from trytond.transaction import Transaction, TransactionError
-    from trytond.worker import run_task
+
+    from rkc import queue
 
     database = database_name(database)
-    db_pool = pool(database)
+    pool(database)
     context = {'rkc_job': job_name(func), **(context or {})}
     retry = config.getint('database', 'retry')
     count = 0
@@ -85,6 +88,16 @@ def transaction(func, *args, database=None, user=0, context=None,
                     continue
                 raise
             tasks = list(trans.tasks)
-        for task_id in tasks:
-            run_task(db_pool, task_id)
+        if tasks and queue.queue() is not None:
+            queue.enqueue_all(f'{__name__}.run_queued_task',
+                [(database, task) for task in tasks])
+        else:
+            for task in tasks:
+                run_queued_task(database, task)
         return result
+
+
+def run_queued_task(database, task_id):
+    "The job running one task Tryton queued (e.g. caching a printout)."
+    from trytond.worker import run_task
+    run_task(pool(database), task_id)

@@ -9,8 +9,9 @@ duplicates it:
 
 - it is issued on the settlements account (62.01) as its receivable
   account, so the control account carries it like the summary would;
-- it is created before the run's summary, and the charge lines it covers
-  get the invoice's move as their move, so the summary leaves them out;
+- the run's summary leaves organisations out; the invoice, made by the
+  run's invoicing job after it, gives the charge lines it covers its move
+  as their move;
 - its VAT, owed by the organisation on top of the charges, goes into the
   subledger as charge lines (method ``vat``) of origin the invoice, split
   over the services taxed, also with the invoice's move: the organisation's

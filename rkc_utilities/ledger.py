@@ -304,7 +304,7 @@ class LedgerPosting(ModelSQL, ModelView):
 
     @classmethod
     def summarize(cls, origin, date, description, counter_account=None,
-            line_origins=None, parts=None):
+            line_origins=None, parts=None, skip_accounts=None):
         """Post one move per centre for the lines of ``origin`` not yet
         summarized: per service, settlements with consumers against the
         service's revenue account, or against ``counter_account`` (cash,
@@ -313,7 +313,8 @@ class LedgerPosting(ModelSQL, ModelView):
         documents of one batch, e.g. the payments of a registry file.
         ``parts``, a list of (line_origins, counter_account), puts batches
         with different counter accounts in the same move (a cash-desk
-        shift's cash and card payments)."""
+        shift's cash and card payments). ``skip_accounts`` (a query of
+        account ids) leaves those accounts' lines for a later summary."""
         pool = Pool()
         Line = pool.get('rkc.ledger.line')
         Service = pool.get('rkc.service')
@@ -330,6 +331,8 @@ class LedgerPosting(ModelSQL, ModelView):
         for part_origins, part_counter in parts:
             of_part = (line.origin == origin if part_origins is None
                 else line.origin.in_(part_origins))
+            if skip_accounts is not None:
+                of_part &= ~line.account.in_(skip_accounts)
             batches.append(of_part)
             cursor.execute(*line.select(
                     line.centre, line.service, Sum(line.amount),

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from test_reports import database, in_tryton  # noqa: F401
 
-from rkc import billing_command, setup
+from rkc import billing_command, setup, tryton_job
 from rkc.engine.dated import add_months
 
 pytestmark = pytest.mark.postgresql
@@ -194,3 +194,109 @@ def test_announcement_for_a_building_without_accounts(database):  # noqa: F811
             return error.message, building.rec_name
     message, name = in_tryton(database, empty)
     assert name in message
+
+
+def _household_turned_organisation(pool):
+    """An account of the latest billed month, in a building no later run
+    billed, becomes an organisation (no VAT). Returns the account, its
+    building and the month to bill next."""
+    Line = pool.get('rkc.ledger.line')
+    Account = pool.get('rkc.account')
+    Building = pool.get('rkc.building')
+    latest = Line.search([('kind', '=', 'charge')],
+        order=[('period', 'DESC')], limit=1)[0].period
+    for line in Line.search([('kind', '=', 'charge'),
+                ('period', '=', latest), ('amount', '>', 0),
+                ('account.organisation', '=', False)],
+            order=[('account', 'DESC')]):
+        building = line.account.premise.building
+        if not Line.search([('period', '>', latest),
+                    ('account.premise.building', '=', building.id)]):
+            break
+    account = line.account
+    Account.write([account], {'organisation': True})
+    Building.write([building], {'heat_meter': False})
+    return account.id, building.id, add_months(latest, 1).isoformat()
+
+
+def _run_view(pool, run_id):
+    """The run's state, its organisations, the accounts whose lines are
+    not in the GL yet, the accounts invoiced."""
+    Run = pool.get('rkc.billing.run')
+    Line = pool.get('rkc.ledger.line')
+    run = Run(run_id)
+    lines = Line.search([('origin', '=', str(run))])
+    return {
+        'state': run.state,
+        'organisations': sorted({line.account.id for line in lines
+                if line.account.organisation}),
+        'pending': sorted({line.account.id for line in lines
+                if line.move is None}),
+        'invoiced': sorted(r.account.id for r in pool.get(
+                'rkc.account.invoice').search([('run', '=', run_id)])),
+        }
+
+
+def test_organisations_invoiced_after_the_households_summary(
+        database, monkeypatch):  # noqa: F811
+    """The run summarizes its households, then stops in "invoicing" until
+    its own job invoices the organisation; Resume queues that job again,
+    and the job run twice invoices once."""
+    import datetime as dt
+
+    from redis import Redis
+    from rq import Queue
+
+    from rkc import queue
+    url = 'redis://127.0.0.1:6379/10'
+    jobs = Redis.from_url(url)
+    jobs.flushdb()
+    monkeypatch.setenv('RKC_REDIS_URL', url)
+    account, building, month = in_tryton(
+        database, _household_turned_organisation)
+    context = {'company': in_tryton(
+            database, lambda pool: setup.company_id())}
+    run = tryton_job.transaction(billing_command._create_run,
+        dt.date.fromisoformat(month), None, building, database=database,
+        context=context)
+    tryton_job.transaction(billing_command._start, run, False,
+        database=database, context=context)
+    rq_queue = Queue(queue.QUEUE_NAME, connection=jobs)
+
+    def perform_until(function):
+        "Run the queued jobs in turn up to the first one of ``function``."
+        while True:
+            job = rq_queue.dequeue_any([rq_queue], None,
+                connection=jobs)[0]
+            if job.func_name.endswith(function):
+                return job
+            job.perform()
+
+    invoicing = perform_until('invoice_organisations')
+    view = in_tryton(database, _run_view, run)
+    assert account in view['organisations']
+    assert view == {'state': 'invoicing', 'invoiced': [],
+        'organisations': view['organisations'],
+        'pending': view['organisations']}
+    in_tryton(database, lambda pool: pool.get('rkc.billing.run').resume(
+            [pool.get('rkc.billing.run')(run)]))
+    again = perform_until('invoice_organisations')
+    invoicing.perform()
+    again.perform()
+    # Tryton's task caching the invoice's printout is a job of its own.
+    tasks = rq_queue.get_jobs()
+    assert tasks and {job.func_name for job in tasks} == {
+        'rkc.tryton_job.run_queued_task'}
+    for task in tasks:
+        task.perform()
+    assert in_tryton(database, lambda pool: [
+            bool(r.invoice.invoice_report_cache) for r in pool.get(
+                'rkc.account.invoice').search([('run', '=', run)])]) == [
+        True] * len(view['organisations'])
+    assert in_tryton(database, _run_view, run) == {'state': 'done',
+        'organisations': view['organisations'], 'pending': [],
+        'invoiced': view['organisations']}
+    for centre, summarized, control, difference in in_tryton(
+            database, _balances):
+        assert summarized == control and difference == 0, centre
+    jobs.flushdb()
