@@ -1,12 +1,14 @@
 """Benchmark of the registry import on PostgreSQL, database included.
 
-    .venv/bin/python bench/payments.py --lines 10000 100000
+    .venv/bin/python bench/payments.py --lines 10000 100000 --accounts 20000
 
-A demo town of 200 accounts (kept as ``bench_payments``, billed three
-months) gets, per scale, a fresh copy and one Sberbank-style registry of N
-payment lines over its accounts; ``rkc import-registry`` imports it (two
-streaming passes, payments, allocation into the subledger, GL summary).
-Prints lines/s and the import process's peak memory.
+The billing bench's town of ``--accounts`` accounts with last month billed
+(kept as ``bench_payments_<accounts>``) gets, per scale, a fresh copy and
+one Sberbank-style registry of N payment lines, one per account in turn as
+a day's registry has them (a second payment of an account is an advance);
+``rkc import-registry`` imports it (two streaming passes, payments,
+allocation into the subledger, GL summary). Prints lines/s and the import
+process's peak memory.
 """
 import argparse
 import datetime as dt
@@ -20,12 +22,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'tests'))
 import town  # noqa: E402
 
+import billing  # noqa: E402
+
 from rkc.payments.export import write_registry  # noqa: E402
 from rkc.payments.registry import Payment  # noqa: E402
 from rkc.payments.registry_format import load_format  # noqa: E402
 
-TEMPLATE = 'bench_payments'
-ACCOUNTS = 200
 AGENT = """INSERT INTO rkc_payment_agent (name, code, account, active)
     SELECT 'Bench bank', 'BENCH', id, true FROM account_account
     WHERE code = '57'"""
@@ -51,10 +53,21 @@ def registry(path, lines, numbers):
                 for i in range(lines)))
 
 
-def bench(lines, var, env):
-    name = f'{TEMPLATE}_{lines}'
+def billed_town(accounts, var, env):
+    "The bench town with last month billed, built unless kept; its name."
+    name = f'bench_payments_{accounts}'
+    if not database_exists(name):
+        town.copy(billing.bench_town(accounts, var), name)
+        town.rkc(name, 'bill', '--period',
+            f'{billing.last_month():%Y-%m}', env=env)
+        town.execute(name, (AGENT, ()))
+    return name
+
+
+def bench(template, lines, var, env):
+    name = f'{template}_{lines}'
     town.drop(name)
-    town.copy(TEMPLATE, name)
+    town.copy(template, name)
     try:
         numbers = [n for n, in town.rows(
                 name, 'SELECT number FROM rkc_account ORDER BY number')]
@@ -82,14 +95,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--lines', type=int, nargs='+',
         default=[10000, 100000])
+    parser.add_argument('--accounts', type=int, default=20000,
+        help='accounts of the town paid to')
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as var:
         env = town.environment(var)
-        if not database_exists(TEMPLATE):
-            town.build(TEMPLATE, ACCOUNTS, env)
-            town.execute(TEMPLATE, (AGENT, ()))
+        template = billed_town(args.accounts, Path(var), env)
         for lines in args.lines:
-            bench(lines, var, env)
+            bench(template, lines, var, env)
 
 
 if __name__ == '__main__':

@@ -15,6 +15,7 @@ from sql.aggregate import Sum
 from sql.functions import CurrentTimestamp
 from sql.operators import Concat
 
+from trytond import backend
 from trytond.i18n import gettext
 from trytond.model import (
     DeactivableMixin, Index, ModelSQL, ModelView, Unique, Workflow, fields)
@@ -245,7 +246,8 @@ def lock_accounts(account_ids):
     Account = Pool().get('rkc.account')
     table = Account.__table__()
     cursor = Transaction().connection.cursor()
-    for ids in grouped_slice(sorted(account_ids)):
+    for ids in grouped_slice(sorted(account_ids),
+            backend.MAX_QUERY_PARAMS):
         cursor.execute(*table.update(
                 [table.state], [table.state], where=table.id.in_(list(ids))))
 
@@ -306,7 +308,7 @@ def _ledgers(account_ids):
     line = Line.__table__()
     cursor = Transaction().connection.cursor()
     ledgers = defaultdict(_AccountLedger)
-    for ids in grouped_slice(account_ids):
+    for ids in grouped_slice(account_ids, backend.MAX_QUERY_PARAMS):
         cursor.execute(*line.select(
                 line.account, line.period, line.service, line.kind,
                 line.method, Sum(line.amount),
@@ -343,7 +345,7 @@ def _subscribed_services(account_ids):
     table = AccountService.__table__()
     cursor = Transaction().connection.cursor()
     services = defaultdict(list)
-    for ids in grouped_slice(account_ids):
+    for ids in grouped_slice(account_ids, backend.MAX_QUERY_PARAMS):
         cursor.execute(*table.select(
                 table.account, table.service,
                 where=table.account.in_(list(ids)),
