@@ -4,11 +4,12 @@
 
 Per scale, the demo town of ``bench/billing.py`` (``rkc demo --bulk``, no
 month billed, kept as ``bench_billing_<N>``) is copied, and on the copy a
-month runs: poll the simulated meter fleet, bill last month, print its
-receipts, import a day of payments (a registry of one line per 20
-accounts), run its penalties, close it. Prints each stage's time, items/s,
-the peak memory of the stage's command and of the workers, and the month's
-time per account, so that how the cost grows with the scale shows.
+month runs: poll the simulated meter fleet (served by two processes), bill
+last month, invoice its organisations, print its receipts, import a day of
+payments (a registry of one line per 20 accounts), run its penalties, close
+it. Prints each stage's time, items/s, the peak memory of the stage's
+command and of the workers, and the month's time per account, so that how
+the cost grows with the scale shows.
 """
 import argparse
 import datetime as dt
@@ -76,7 +77,8 @@ class Month:
     def meters(self):
         fleet = subprocess.Popen(
             [sys.executable, '-m', 'rkc.cli', '-d', self.name, 'meters',
-                'simulate', '--from-db'], env=self.env, cwd=town.ROOT,
+                'simulate', '--from-db', '--processes', '2'], env=self.env,
+            cwd=town.ROOT,
             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
         try:
             fleet.stdout.readline()
@@ -99,13 +101,24 @@ class Month:
         return done, read
 
     def bill(self):
-        run = billing.post_run(self.name, self.month, self.var)
-        town.wait_for(lambda: billing.run_done(self.name, run),
-            timeout=7200, poll=0.5, what=f'run {run} done')
+        "The run until its households are in the general ledger."
+        self.run = billing.post_run(self.name, self.month, self.var)
+        town.wait_for(lambda: billing.run_done(
+                self.name, self.run, ('invoicing', 'done')),
+            timeout=7200, poll=0.5, what=f'run {self.run} summarized')
         (billed,), = town.rows(self.name, """
             SELECT sum(accounts) FROM rkc_billing_run_chunk
-            WHERE run = %s""", run)
+            WHERE run = %s""", self.run)
         return billed, 'accounts', 0
+
+    def invoices(self):
+        "The run's organisation invoices, until the run is done."
+        town.wait_for(lambda: billing.run_done(self.name, self.run),
+            timeout=7200, poll=0.5, what=f'run {self.run} done')
+        (invoices,), = town.rows(self.name, """
+            SELECT count(*) FROM rkc_account_invoice WHERE run = %s""",
+            self.run)
+        return invoices, 'invoices', 0
 
     def receipts(self):
         output, peak = self.command(
@@ -167,8 +180,8 @@ def bench(accounts, var):
             town.wait_for(lambda: len(Worker.all(connection=jobs))
                 == billing.WORKERS, what='the workers ready')
             month = Month(name, accounts, var, workers)
-            for title in ('meters', 'bill', 'receipts', 'payments',
-                    'penalties', 'close'):
+            for title in ('meters', 'bill', 'invoices', 'receipts',
+                    'payments', 'penalties', 'close'):
                 month.stage(title, getattr(month, title))
         print(f'{accounts:>7} accounts  month     {month.total:8.1f} s '
             f'= {month.total / accounts * 1000:.2f} ms per account',

@@ -5,17 +5,18 @@ import traceback
 from rkc import tryton_job
 
 
-def process_chunk(database, user, context, phase, chunk_id):
-    """Preview or post one chunk (building) of a billing run. A failure is
-    recorded on the chunk for the desk, then raised for RQ to retry."""
+def chunk_job(model, method, database, user, context, chunk_id, *args):
+    """Run ``method(*args)`` of the chunk ``chunk_id`` of ``model`` (a
+    building of a run or batch). A failure is recorded on the chunk for
+    the desk, then raised for RQ to retry."""
     def run():
         from trytond.pool import Pool
-        Chunk = Pool().get('rkc.billing.run.chunk')
-        Chunk(chunk_id).process(phase)
+        Chunk = Pool().get(model)
+        getattr(Chunk(chunk_id), method)(*args)
 
     def record(failure):
         from trytond.pool import Pool
-        Chunk = Pool().get('rkc.billing.run.chunk')
+        Chunk = Pool().get(model)
         Chunk.write([Chunk(chunk_id)], {
                 'state': 'failed', 'failure': failure})
     try:
@@ -25,6 +26,24 @@ def process_chunk(database, user, context, phase, chunk_id):
         tryton_job.transaction(record, traceback.format_exc(limit=5),
             database=database, user=user, context=context)
         raise
+
+
+def process_chunk(database, user, context, phase, chunk_id):
+    "Preview or post one chunk (building) of a billing run."
+    chunk_job('rkc.billing.run.chunk', 'process', database, user, context,
+        chunk_id, phase)
+
+
+def call(database, user, context, model, method, record_id, *args):
+    """The job calling the classmethod ``model.method(record_id, *args)``
+    in a transaction of its own, e.g. closing a run once its chunks are
+    committed: the chunks' transactions neither wait for nor retry on the
+    run's lock, and a fresh transaction sees all their commits."""
+    def run():
+        from trytond.pool import Pool
+        getattr(Pool().get(model), method)(record_id, *args)
+    tryton_job.transaction(run, database=database, user=user,
+        context=context)
 
 
 def preview_recalculation(database, user, context, recalculation_id,

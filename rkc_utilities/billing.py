@@ -25,11 +25,12 @@ from trytond.pool import Pool
 from trytond.pyson import Eval
 from trytond.transaction import Transaction
 
-from rkc import queue, tryton_job
+from rkc import queue
 from rkc.engine import billing as engine
 from rkc.engine.money import round_money
 
 from .billing_input import ReferenceData, load_chunk
+from .common import close_when_chunks_done, queue_call_after_commit
 from .exceptions import BillingError
 
 RUN_STATES = [
@@ -206,9 +207,7 @@ class BillingRun(Workflow, ModelSQL, ModelView):
         transaction = Transaction()
         for run in runs:
             if run.state == 'invoicing':
-                transaction.atexit(_enqueue_invoicing,
-                    transaction.database.name, transaction.user,
-                    {'company': transaction.context.get('company')}, run.id)
+                queue_call_after_commit([run], 'invoice_organisations')
                 continue
             phase = 'preview' if run.state == 'previewing' else 'post'
             done = 'previewed' if phase == 'preview' else 'posted'
@@ -217,27 +216,18 @@ class BillingRun(Workflow, ModelSQL, ModelView):
                 {'company': transaction.context.get('company')}, phase,
                 [c.id for c in run.chunks if c.state != done])
             # A worker killed after its chunk but before the finish job.
-            transaction.atexit(_enqueue_finish, transaction.database.name,
-                transaction.user,
-                {'company': transaction.context.get('company')}, run.id,
-                phase)
+            queue_call_after_commit([run], 'finish_if_done', phase)
 
     @classmethod
     def finish_if_done(cls, run_id, phase):
         """Close the phase if its last chunk is done and nobody closed it
         yet; the run is locked only then."""
-        pool = Pool()
-        Chunk = pool.get('rkc.billing.run.chunk')
         done_state = 'previewed' if phase == 'preview' else 'posted'
-        running = 'previewing' if phase == 'preview' else 'posting'
-        if Chunk.search([('run', '=', run_id), ('state', '!=', done_state)],
-                limit=1):
-            return
-        run = cls(run_id)
-        # Two chunks finishing at once: the run's lock lets one through.
-        cls.lock([run])
-        if cls(run_id).state == running:
-            cls.finish(run, phase)
+        close_when_chunks_done(cls(run_id),
+            Pool().get('rkc.billing.run.chunk'),
+            [('run', '=', run_id), ('state', '!=', done_state)],
+            'previewing' if phase == 'preview' else 'posting',
+            lambda run: cls.finish(run, phase))
 
     @classmethod
     def finish(cls, run, phase):
@@ -253,10 +243,7 @@ class BillingRun(Workflow, ModelSQL, ModelView):
         run.summarize(skip_accounts=account.select(account.id,
                 where=account.organisation == True))  # noqa: E712
         cls.write([run], {'state': 'invoicing'})
-        transaction = Transaction()
-        transaction.atexit(_enqueue_invoicing, transaction.database.name,
-            transaction.user,
-            {'company': transaction.context.get('company')}, run.id)
+        queue_call_after_commit([run], 'invoice_organisations')
 
     def summarize(self, skip_accounts=None):
         "Post the run's lines not summarized yet into the general ledger."
@@ -306,34 +293,6 @@ def _enqueue_chunks(database, user, context, phase, chunk_ids):
     queue.enqueue_all('rkc.jobs.process_chunk', [
             (database, user, context, phase, chunk_id)
             for chunk_id in chunk_ids])
-
-
-def _enqueue_finish(database, user, context, run_id, phase):
-    queue.enqueue_all(f'{__name__}.finish_phase',
-        [(database, user, context, run_id, phase)])
-
-
-def _enqueue_invoicing(database, user, context, run_id):
-    queue.enqueue_all(f'{__name__}.invoice_organisations',
-        [(database, user, context, run_id)])
-
-
-def invoice_organisations(database, user, context, run_id):
-    "The job invoicing a posted run's organisations and closing the run."
-    def invoice():
-        Pool().get('rkc.billing.run').invoice_organisations(run_id)
-    tryton_job.transaction(invoice, database=database, user=user,
-        context=context)
-
-
-def finish_phase(database, user, context, run_id, phase):
-    """The job closing a run's phase, queued by each chunk once committed:
-    the chunk's own transaction neither waits for nor retries on the run's
-    lock, and a fresh transaction sees the other chunks' commits."""
-    def finish():
-        Pool().get('rkc.billing.run').finish_if_done(run_id, phase)
-    tryton_job.transaction(finish, database=database, user=user,
-        context=context)
 
 
 class BillingChunk(ModelSQL, ModelView):
@@ -434,9 +393,7 @@ class BillingChunk(ModelSQL, ModelView):
                 [done_state, None, len(accounts), len(rows),
                     transaction.user, CurrentTimestamp()],
                 where=table.id == chunk.id))
-        transaction.atexit(_enqueue_finish, transaction.database.name,
-            transaction.user, {'company': transaction.context.get('company')},
-            run.id, phase)
+        queue_call_after_commit([run], 'finish_if_done', phase)
 
 
 class ChunkResultMixin:

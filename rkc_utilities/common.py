@@ -94,3 +94,27 @@ def queue_after_commit(job, records):
             (transaction.database.name, transaction.user,
                 {'company': transaction.context.get('company')}, r.id)
             for r in records])
+
+
+def queue_call_after_commit(records, method, *args):
+    """Queue a job calling the classmethod ``method(record_id, *args)`` of
+    the records' model once per record, when the transaction that asks is
+    committed."""
+    transaction = Transaction()
+    transaction.atexit(queue.enqueue_all, 'rkc.jobs.call', [
+            (transaction.database.name, transaction.user,
+                {'company': transaction.context.get('company')},
+                r.__name__, method, r.id, *args)
+            for r in records])
+
+
+def close_when_chunks_done(record, Chunk, unfinished, running, close):
+    """Call ``close(record)`` if no chunk matches the domain ``unfinished``
+    and the record is still in the state ``running``. The record is locked
+    only then: of two chunks finishing at once, one closes it."""
+    if Chunk.search(unfinished, limit=1):
+        return
+    Model = record.__class__
+    Model.lock([record])
+    if Model(record.id).state == running:
+        close(record)

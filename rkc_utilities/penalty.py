@@ -23,7 +23,9 @@ from rkc.engine.money import round_money
 from rkc.setup import PENALTY_SERVICE
 
 from .billing_input import _date
-from .common import queue_after_commit, today
+from .common import (
+    close_when_chunks_done, queue_after_commit, queue_call_after_commit,
+    today)
 
 ZERO = Decimal('0.00')
 # What the consumer owes for a period, besides payments and penalties.
@@ -194,21 +196,16 @@ class PenaltyRun(Workflow, ModelSQL, ModelView):
         queue_after_commit('rkc.debt_jobs.penalty_chunk',
             [c for r in runs for c in r.chunks if c.state != 'done'])
         # A worker killed after its chunk but before the closing job.
-        queue_after_commit('rkc.debt_jobs.finish_penalty_run', runs)
+        queue_call_after_commit(runs, 'finish_if_done')
 
     @classmethod
     def finish_if_done(cls, run_id):
         """Close the run if its last chunk is done and nobody closed it
         yet; the run is locked only then."""
-        Chunk = Pool().get('rkc.penalty.run.chunk')
-        if Chunk.search([('run', '=', run_id), ('state', '!=', 'done')],
-                limit=1):
-            return
-        run = cls(run_id)
-        # Two chunks finishing at once: the run's lock lets one through.
-        cls.lock([run])
-        if cls(run_id).state == 'running':
-            cls.finish(run)
+        close_when_chunks_done(cls(run_id),
+            Pool().get('rkc.penalty.run.chunk'),
+            [('run', '=', run_id), ('state', '!=', 'done')], 'running',
+            cls.finish)
 
     @classmethod
     def finish(cls, run):
@@ -288,7 +285,7 @@ class PenaltyChunk(ModelSQL, ModelView):
         # make Tryton restart this transaction holding that lock from its
         # start, and the other workers' chunks would wait for (or fail on)
         # it meanwhile.
-        queue_after_commit('rkc.debt_jobs.finish_penalty_run', [run])
+        queue_call_after_commit([run], 'finish_if_done')
 
 
 class CalculatorStart(ModelView):

@@ -25,7 +25,8 @@ from rkc.documents.receipt import ReceiptWriter, checked_payload, period_name
 from rkc.engine.bank import account_key_is_valid, correspondent_key_is_valid
 from rkc.engine.errors import CalculationError
 
-from .common import queue_after_commit
+from .common import (
+    close_when_chunks_done, queue_after_commit, queue_call_after_commit)
 from .exceptions import ReceiptError
 
 SCOPES = [
@@ -245,7 +246,7 @@ class ReceiptBatch(Workflow, ModelSQL, ModelView):
         queue_after_commit('rkc.receipt_jobs.print_chunk', [c
                 for b in batches for c in b.chunks if c.state != 'printed'])
         # A worker killed after its chunk but before the closing job.
-        queue_after_commit('rkc.receipt_jobs.finish_batch', batches)
+        queue_call_after_commit(batches, 'finish_if_printed')
 
     @classmethod
     @ModelView.button
@@ -258,15 +259,10 @@ class ReceiptBatch(Workflow, ModelSQL, ModelView):
     def finish_if_printed(cls, batch_id):
         """Close the batch if its last chunk is printed and nobody closed it
         yet; the batch is locked only then."""
-        Chunk = Pool().get('rkc.receipt.batch.chunk')
-        if Chunk.search([('batch', '=', batch_id),
-                    ('state', '!=', 'printed')], limit=1):
-            return
-        batch = cls(batch_id)
-        # Two chunks finishing at once: the batch's lock lets one through.
-        cls.lock([batch])
-        if cls(batch_id).state == 'printing':
-            cls.write([batch], {'state': 'done'})
+        close_when_chunks_done(cls(batch_id),
+            Pool().get('rkc.receipt.batch.chunk'),
+            [('batch', '=', batch_id), ('state', '!=', 'printed')],
+            'printing', lambda batch: cls.write([batch], {'state': 'done'}))
 
 
 class ReceiptBatchChunk(ModelSQL, ModelView):
@@ -317,7 +313,7 @@ class ReceiptBatchChunk(ModelSQL, ModelView):
         # would make Tryton restart this transaction holding that lock
         # from its start, and the other workers' chunks would wait for (or
         # fail on) it while this one renders.
-        queue_after_commit('rkc.receipt_jobs.finish_batch', [chunk.batch])
+        queue_call_after_commit([chunk.batch], 'finish_if_printed')
 
     def email(self):
         """Send each consenting account of the building its receipt as a

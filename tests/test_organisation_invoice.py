@@ -263,12 +263,12 @@ def test_organisations_invoiced_after_the_households_summary(
         database=database, context=context)
     rq_queue = Queue(queue.QUEUE_NAME, connection=jobs)
 
-    def perform_until(function):
-        "Run the queued jobs in turn up to the first one of ``function``."
+    def perform_until(method):
+        "Run the queued jobs in turn up to the first call of ``method``."
         while True:
             job = rq_queue.dequeue_any([rq_queue], None,
                 connection=jobs)[0]
-            if job.func_name.endswith(function):
+            if job.func_name == 'rkc.jobs.call' and job.args[4] == method:
                 return job
             job.perform()
 
