@@ -304,3 +304,54 @@ def test_two_workers_importing_one_file_count_it_once(database):
     assert town.rows(name, "SELECT -sum(amount) FROM rkc_ledger_line WHERE "
         "kind = 'payment'") == [(Decimal('2000.00'),)]
     assert_subledger_equals_gl(name)
+
+
+def _backend_at(database, query):
+    "Whether a session of ``database`` is in a transaction that ran ``query``."
+    return bool(town.rows('postgres', """
+        SELECT 1 FROM pg_stat_activity
+        WHERE datname = %s AND state <> 'idle' AND query LIKE %s""",
+        database, f'%{query}%'))
+
+
+@pytest.mark.parametrize('moment, query, committed', [
+    # Allocating into the subledger: the import's transaction is lost.
+    ('import', 'rkc_ledger_line', 0),
+    # Posting to the general ledger: the payments are in, not summarized.
+    ('summary', 'account_move', 1),
+    ])
+def test_killed_import_loses_nothing(database, moment, query, committed):
+    """SIGKILL of ``rkc import-registry`` during the import or during its
+    GL summary: the file imported again credits every payment once, no
+    file is half-imported, and the subledger equals the GL."""
+    name, env, var = database
+    numbers = list(debts(name))
+    payments = [payment(n, number, '10.00')
+        for n, number in enumerate(numbers * 200)]
+    path = registry_file(var, f'killed_{moment}.txt', payments)
+    process = subprocess.Popen([sys.executable, '-m', 'rkc.cli', '-d', name,
+            'import-registry', str(path), '--agent', 'SBER', '--format',
+            'sberbank'], env=env, cwd=town.ROOT, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    town.wait_for(
+        lambda: process.poll() is not None or _backend_at(name, query),
+        timeout=120, poll=0.002, what=f'the import at its {moment}')
+    process.kill()
+    assert process.wait() == -9, f'the import ended before its {moment}'
+    paid = town.rows(name, 'SELECT count(*) FROM rkc_payment')[0][0]
+    assert paid == committed * len(payments)
+    unsummarized = town.rows(name, "SELECT count(*) FROM rkc_ledger_line "
+        "WHERE kind = 'payment' AND move IS NULL")[0][0]
+    assert bool(unsummarized) == bool(committed)
+
+    again = import_file(name, env, path)
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert town.rows(name, 'SELECT count(*), sum(amount) FROM '
+        'rkc_payment') == [(len(payments), Decimal('10.00') * len(payments))]
+    assert town.rows(name, 'SELECT count(*) FROM '
+        'rkc_payment_registry_import') == [(1,)]
+    assert town.rows(name, "SELECT -sum(amount), count(*) FILTER (WHERE "
+        "move IS NULL) FROM rkc_ledger_line WHERE kind = 'payment'") == [
+        (Decimal('10.00') * len(payments), 0)]
+    assert_subledger_equals_gl(name)
