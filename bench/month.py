@@ -63,12 +63,18 @@ class Month:
 
     def command(self, *args):
         "``rkc args`` on the copy; its output and its own peak memory."
-        process = subprocess.Popen(
-            [sys.executable, '-m', 'rkc.cli', '-d', self.name, *args],
-            env=self.env, cwd=town.ROOT, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-        _, status, usage = os.wait4(process.pid, 0)
-        output, errors = process.stdout.read(), process.stderr.read()
+        # Files, not pipes: the process is reaped by wait4 (for its peak
+        # memory) before its output is read, and a full pipe would block it.
+        with tempfile.TemporaryFile('w+') as out, \
+                tempfile.TemporaryFile('w+') as err:
+            process = subprocess.Popen(
+                [sys.executable, '-m', 'rkc.cli', '-d', self.name, *args],
+                env=self.env, cwd=town.ROOT, stdout=out, stderr=err,
+                stdin=subprocess.DEVNULL, text=True)
+            _, status, usage = os.wait4(process.pid, 0)
+            out.seek(0)
+            err.seek(0)
+            output, errors = out.read(), err.read()
         if os.waitstatus_to_exitcode(status):
             raise SystemExit(
                 f'rkc {" ".join(args)} failed:\n{output}{errors}')
