@@ -242,6 +242,7 @@ class BillingRun(Workflow, ModelSQL, ModelView):
         account = Account.__table__()
         run.summarize(skip_accounts=account.select(account.id,
                 where=account.organisation == True))  # noqa: E712
+        pool.get('rkc.ledger.line').refresh_statistics()
         cls.write([run], {'state': 'invoicing'})
         queue_call_after_commit([run], 'invoice_organisations')
 

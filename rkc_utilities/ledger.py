@@ -130,6 +130,17 @@ class LedgerLine(ModelSQL, ModelView):
                     'rkc_utilities.msg_ledger_line_immutable'))
 
     @classmethod
+    def refresh_statistics(cls):
+        """Let PostgreSQL's planner know the lines a bulk job just wrote.
+        Autovacuum analyzes a table a while after it grew, if it runs at
+        all; until then a query for a building's accounts may be planned
+        as a scan of every line (measured: a penalty run of 100,000
+        accounts took 138 s instead of 25)."""
+        if backend.name == 'postgresql':
+            Transaction().connection.cursor().execute(
+                f'ANALYZE "{cls._table}"')
+
+    @classmethod
     def insert_rows(cls, rows):
         """Insert plain rows (dicts with the table's columns) with one
         statement prepared once; rows already there (same unique key) are
