@@ -134,8 +134,9 @@ class LedgerLine(ModelSQL, ModelView):
         """Let PostgreSQL's planner know the lines a bulk job just wrote.
         Autovacuum analyzes a table a while after it grew, if it runs at
         all; until then a query for a building's accounts may be planned
-        as a scan of every line (measured: a penalty run of 100,000
-        accounts took 138 s instead of 25)."""
+        as a scan of every line (measured at 100,000 accounts: receipts
+        printed at 605 a second instead of 1,069, penalties in 138 s
+        instead of 83)."""
         if backend.name == 'postgresql':
             Transaction().connection.cursor().execute(
                 f'ANALYZE "{cls._table}"')
