@@ -104,6 +104,7 @@ def _logged_in_demo(url):
 
 def test_consumer_in_browser(portal, tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
     from selenium.webdriver.support.ui import WebDriverWait
     url, database, mailbox, _ = portal
     (account_id, number, _), *_ = _accounts_with_meters(database)
@@ -119,10 +120,14 @@ def test_consumer_in_browser(portal, tmp_path):
             if element.get_attribute('type') != 'file':
                 element.clear()
             element.send_keys(value)
+        page = driver.find_element(By.TAG_NAME, 'html')
         driver.find_element(By.NAME, next(iter(values))).submit()
+        # The old page is still "complete" until the answer replaces it.
+        wait.until(staleness_of(page))
         wait.until(lambda d: d.execute_script(
                 'return document.readyState') == 'complete')
-        return driver.find_element(By.TAG_NAME, 'main').text
+        return wait.until(
+            lambda d: d.find_element(By.TAG_NAME, 'main')).text
 
     try:
         driver.get(f'{url}/register')
