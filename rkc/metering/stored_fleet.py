@@ -33,9 +33,10 @@ def load(connection):
     for (_, serial, service, digits, host, port, unit, read_at, *row,
             ) in cursor.fetchall():
         values, model_row = row[:3], row[3:]
-        name, zones = model_row[0], model_row[3]
+        name = model_row[0]
         if name not in models:
             models[name] = store.meter_model(model_row)
+        zones = models[name].zones
         start = [Decimal(str(v)) if v is not None else Decimal(0)
             for v in values[:zones]]
         use = simulator.USE_PER_HOUR.get(
