@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from sql import Literal, Null
-from sql.aggregate import Sum
+from sql.aggregate import Max, Sum
 from sql.conditionals import Case, Coalesce
 from sql.functions import Round
 
@@ -104,6 +104,9 @@ class LedgerLine(ModelSQL, ModelView):
                     (t.centre, Index.Equality())),
                 Index(t, (t.period, Index.Range()),
                     (t.kind, Index.Equality())),
+                # A prepared move's lines, and a move's lines for the
+                # accountant drilling down from the general ledger.
+                Index(t, (t.move, Index.Range())),
                 })
         cls._order = [('date', 'DESC'), ('id', 'DESC')]
 
@@ -143,7 +146,8 @@ class LedgerLine(ModelSQL, ModelView):
 
     @classmethod
     def insert_rows(cls, rows):
-        """Insert plain rows (dicts with the table's columns) with one
+        """Insert plain rows (dicts with the table's columns, ``move``
+        optional: the prepared move of LedgerPosting.prepare) with one
         statement prepared once; rows already there (same unique key) are
         skipped. Returns the number inserted."""
         if not rows:
@@ -153,10 +157,10 @@ class LedgerLine(ModelSQL, ModelView):
         columns = [
             'account', 'centre', 'service', 'period', 'date', 'kind',
             'amount', 'volume', 'tariff', 'excess', 'method', 'basis',
-            'origin', 'part']
+            'origin', 'part', 'move']
         cursor = transaction.connection.cursor()
         user = transaction.user
-        values = [[row[c] for c in columns] + [user] for row in rows]
+        values = [[row.get(c) for c in columns] + [user] for row in rows]
         if backend.name == 'postgresql':
             return copy_insert(cursor, cls._table, columns + ['create_uid'],
                 values, conflict=CONFLICT)
@@ -179,7 +183,7 @@ class LedgerLine(ModelSQL, ModelView):
         if date:
             where &= table.date <= date
         if summarized:
-            where &= table.move != Null
+            where &= table.move.in_(posted_moves())
         cursor = Transaction().connection.cursor()
         cursor.execute(*table.select(
                 Coalesce(Sum(table.amount), Decimal(0)), where=where))
@@ -189,6 +193,21 @@ class LedgerLine(ModelSQL, ModelView):
 def _money(value):
     "A sum read from SQL (SQLite returns floats) as Decimal kopecks."
     return round_money(Decimal(str(value or 0)))
+
+
+def _sql_date(value):
+    "A date read from SQL (SQLite returns text)."
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value)
+    return value
+
+
+def posted_moves():
+    """The ids of posted moves, as a query: a line is summarized when its
+    move is posted (a prepared move is a draft until its batch is done)."""
+    Move = Pool().get('account.move')
+    move = Move.__table__()
+    return move.select(move.id, where=move.state == 'posted')
 
 
 class Turnover(ModelSQL, ModelView):
@@ -331,9 +350,6 @@ class LedgerPosting(ModelSQL, ModelView):
         Line = pool.get('rkc.ledger.line')
         Service = pool.get('rkc.service')
         Move = pool.get('account.move')
-        Period = pool.get('account.period')
-        Configuration = pool.get('rkc.configuration')
-        config = Configuration(1)
         line = Line.__table__()
         cursor = Transaction().connection.cursor()
         if parts is None:
@@ -357,40 +373,118 @@ class LedgerPosting(ModelSQL, ModelView):
         of_batch = batches[0]
         for of_part in batches[1:]:
             of_batch |= of_part
-        company = Transaction().context.get('company')
-        period = Period.find(company, date=date)
         for centre, amounts in by_centre.items():
-            move_lines = []
-            total = Decimal(0)
-            for service, amount, part_counter in amounts:
-                if not amount:
-                    continue
-                counter = (part_counter
-                    or service.product.account_revenue_used)
-                debit, credit = (amount, 0) if amount > 0 else (0, -amount)
-                move_lines.append({
-                        'account': config.settlement_account.id,
-                        'debit': debit, 'credit': credit,
-                        'description': service.name})
-                move_lines.append({
-                        'account': counter.id,
-                        'debit': credit, 'credit': debit,
-                        'description': service.name})
-                total += amount
-            if not move_lines:
+            move = Move(**cls._move_values(origin, date, description))
+            if cls._post(move, centre, amounts, origin=origin):
+                cursor.execute(*line.update(
+                        [line.move], [move.id],
+                        where=of_batch & (line.centre == centre)
+                        & (line.move == Null)))
+
+    @classmethod
+    def prepare(cls, origin, centres, date, description):
+        """The draft move of each of the ``centres`` for ``origin`` (made
+        when missing): {centre: move id}. A bulk job writes its subledger
+        lines with their move already set, so posting its batch (see
+        post_prepared) reads them by move and updates none of them. An
+        empty draft move takes no lock of the journal period."""
+        Move = Pool().get('account.move')
+        prepared = {p.centre.id: p.move.id for p in cls.search([
+                    ('origin', '=', origin),
+                    ('centre', 'in', list(centres)),
+                    ])}
+        missing = sorted(set(centres) - set(prepared))
+        if missing:
+            moves = Move.create([cls._move_values(origin, date, description)
+                    for _ in missing])
+            cls.create([{'origin': origin, 'centre': centre,
+                        'move': move.id, 'amount': None}
+                    for centre, move in zip(missing, moves, strict=True)])
+            prepared.update(
+                (c, m.id) for c, m in zip(missing, moves, strict=True))
+        return prepared
+
+    @classmethod
+    def post_prepared(cls, origin, counter_account=None):
+        """Post the draft moves prepared for ``origin`` with the lines
+        written into them, dated on the latest line's day: per service,
+        settlements against revenue or ``counter_account``. A move no
+        line went into is deleted. Posting again posts nothing."""
+        pool = Pool()
+        Line = pool.get('rkc.ledger.line')
+        Service = pool.get('rkc.service')
+        Move = pool.get('account.move')
+        line = Line.__table__()
+        cursor = Transaction().connection.cursor()
+        postings = cls.search([
+                ('origin', '=', origin), ('move.state', '=', 'draft')])
+        for posting in postings:
+            cursor.execute(*line.select(
+                    line.service, Sum(line.amount), Max(line.date),
+                    where=line.move == posting.move.id,
+                    group_by=[line.service], order_by=[line.service]))
+            rows = cursor.fetchall()
+            move = posting.move
+            if rows:
+                move.date = max(_sql_date(d) for _, _, d in rows)
+                move.period = cls._period(move.date)
+            amounts = [(Service(s), _money(a), counter_account)
+                for s, a, _ in rows]
+            if not cls._post(move, posting.centre.id, amounts,
+                    posting=posting):
+                cls.delete([posting])
+                Move.delete([move])
+
+    @classmethod
+    def _move_values(cls, origin, date, description):
+        config = Pool().get('rkc.configuration')(1)
+        return {
+            'journal': config.billing_journal.id,
+            'period': cls._period(date).id, 'date': date,
+            'origin': origin, 'description': description,
+            }
+
+    @staticmethod
+    def _period(date):
+        Period = Pool().get('account.period')
+        return Period.find(Transaction().context.get('company'), date=date)
+
+    @classmethod
+    def _post(cls, move, centre, amounts, origin=None, posting=None):
+        """Give ``move`` a line per service and side for ``amounts``
+        [(service, amount, counter account or None)], post it and record
+        its posting (``posting``, or a new one for ``origin``). False when
+        the amounts are all zero: nothing is posted."""
+        Configuration = Pool().get('rkc.configuration')
+        settlement = Configuration(1).settlement_account
+        move_lines = []
+        total = Decimal(0)
+        for service, amount, part_counter in amounts:
+            if not amount:
                 continue
-            move, = Move.create([{
-                        'journal': config.billing_journal.id,
-                        'period': period.id, 'date': date,
-                        'origin': origin, 'description': description,
-                        'lines': [('create', move_lines)]}])
-            Move.post([move])
+            counter = part_counter or service.product.account_revenue_used
+            debit, credit = (amount, 0) if amount > 0 else (0, -amount)
+            move_lines.append({
+                    'account': settlement.id,
+                    'debit': debit, 'credit': credit,
+                    'description': service.name})
+            move_lines.append({
+                    'account': counter.id,
+                    'debit': credit, 'credit': debit,
+                    'description': service.name})
+            total += amount
+        if not move_lines:
+            return False
+        move.lines = move_lines
+        move.save()
+        move.post()
+        if posting:
+            posting.amount = total
+            posting.save()
+        else:
             cls.create([{'origin': origin, 'centre': centre,
                         'move': move.id, 'amount': total}])
-            cursor.execute(*line.update(
-                    [line.move], [move.id],
-                    where=of_batch & (line.centre == centre)
-                    & (line.move == Null)))
+        return True
 
     @classmethod
     def control_balance(cls, centre=None, date=None):
@@ -458,11 +552,12 @@ class Reconciliation(ModelSQL, ModelView):
         move_line = MoveLine.__table__()
         centre = Centre.__table__()
         zero = Decimal(0)
+        summarized = line.move.in_(posted_moves())
         lines = line.select(
             line.centre,
-            Sum(Case((line.move != Null, line.amount), else_=zero)).as_(
+            Sum(Case((summarized, line.amount), else_=zero)).as_(
                 'summarized'),
-            Sum(Case((line.move == Null, line.amount), else_=zero)).as_(
+            Sum(Case((summarized, zero), else_=line.amount)).as_(
                 'pending'),
             group_by=[line.centre])
         ledger = posting.join(

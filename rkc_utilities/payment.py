@@ -279,12 +279,14 @@ class _AccountLedger:
         default_factory=lambda: defaultdict(dict))  # period: {service: x}
 
 
-def allocate_into_subledger(payments, regulations=None):
+def allocate_into_subledger(payments, regulations=None, moves=None):
     """Post payment lines for ``payments`` (Allocated) by the rules of
     rules.md §3, reading every account's debts in one pass. Each account's
     payments are allocated together in date order; what they overpay stays
     an advance on the named period (or the payment's month), spread over
-    the services in proportion to their latest charges."""
+    the services in proportion to their latest charges. ``moves``
+    ({centre: move id}, LedgerPosting.prepare) puts the lines in their
+    batch's prepared move."""
     pool = Pool()
     Line = pool.get('rkc.ledger.line')
     regulations = regulations or default_regulations()
@@ -299,6 +301,9 @@ def allocate_into_subledger(payments, regulations=None):
         rows.extend(_account_rows(
                 account_payments, ledgers[account], fallback.get(account),
                 regulations))
+    if moves:
+        for row in rows:
+            row['move'] = moves[row['centre']]
     return Line.insert_rows(rows)
 
 

@@ -155,7 +155,8 @@ def _write_batch(agent, import_id, batch, result):
     allocate_into_subledger([Allocated(
                 id_, accounts[p.account][0], accounts[p.account][2],
                 p.accepted_at.date(), p.amount, p.period)
-            for p, id_ in inserted])
+            for p, id_ in inserted],
+        moves=_prepared_moves(agent, import_id, inserted, accounts))
     result.readings += _store_readings(
         [(p, accounts[p.account][0]) for p, _ in inserted if p.readings],
         result)
@@ -163,6 +164,24 @@ def _write_batch(agent, import_id, batch, result):
     result.credited += len(inserted)
     result.suspended += suspended
     result.duplicates += len(batch) - len(inserted) - suspended
+
+
+def _prepared_moves(agent, import_id, inserted, accounts):
+    """The import's general-ledger move of each centre paid to in the
+    batch (drafts until post_to_general_ledger): the payments' lines are
+    written into them, so posting updates no line."""
+    from trytond.i18n import gettext
+    from trytond.pool import Pool
+    if not inserted:
+        return {}
+    pool = Pool()
+    Posting = pool.get('rkc.ledger.posting')
+    record = pool.get('rkc.payment.registry.import')(import_id)
+    return Posting.prepare(str(record),
+        {accounts[p.account][2] for p, _ in inserted},
+        max(p.accepted_at.date() for p, _ in inserted),
+        gettext('rkc_utilities.msg_registry_move_description',
+            agent=agent.code, file=record.filename or record.sha256[:12]))
 
 
 def _accounts(numbers):
@@ -309,30 +328,17 @@ def _datetime(value):
 
 
 def post_to_general_ledger(import_id):
-    """One move per centre for the import's payments not yet summarized:
-    the agent's account against settlements. Run in a transaction of its
-    own after the import's: creating a move locks journal periods and
-    sequences, and a lock taken inside the import would restart all of
-    it. Posting again posts only what is left, so a crash in between is
-    repaired by importing the file again."""
-    from trytond.i18n import gettext
+    """Post the import's prepared moves (one per centre): the agent's
+    account against settlements. Run in a transaction of its own after the
+    import's: adding lines to a move locks journal periods and sequences,
+    and a lock taken inside the import would restart all of it. Posting
+    again posts only what is left, so a crash in between is repaired by
+    importing the file again."""
     from trytond.pool import Pool
     pool = Pool()
-    Payment = pool.get('rkc.payment')
     Posting = pool.get('rkc.ledger.posting')
-    RegistryImport = pool.get('rkc.payment.registry.import')
-    record = RegistryImport(import_id)
-    latest = Payment.search([('registry_import', '=', import_id)],
-        order=[('date', 'DESC')], limit=1)
-    if not latest:
-        return
-    Posting.summarize(str(record), latest[0].date,
-        gettext('rkc_utilities.msg_registry_move_description',
-            agent=record.agent.code,
-            file=record.filename or record.sha256[:12]),
-        counter_account=record.agent.account,
-        line_origins=Payment.ledger_origins(
-            lambda t: t.registry_import == import_id))
+    record = pool.get('rkc.payment.registry.import')(import_id)
+    Posting.post_prepared(str(record), counter_account=record.agent.account)
 
 
 def _retried(database, context, func, *args, attempts=8):
