@@ -85,9 +85,12 @@ def peak_rss_kib(pid):
 
 
 def bench_town(accounts, var):
-    "The demo town of ``accounts`` accounts, built unless kept; its name."
+    """The demo town of ``accounts`` accounts, built unless kept (then its
+    schema is brought up to date); its name."""
     name = f'bench_billing_{accounts}'
-    if not database_exists(name):
+    if database_exists(name):
+        town.rkc(name, 'db', 'update', env=town.environment(var))
+    else:
         started = time.monotonic()
         built = town.rkc(name, 'demo', '--bulk', '--accounts',
             str(accounts), '--billed-months', '0', '--no-serve',

@@ -54,9 +54,12 @@ def registry(path, lines, numbers):
 
 
 def billed_town(accounts, var, env):
-    "The bench town with last month billed, built unless kept; its name."
+    """The bench town with last month billed, built unless kept (then its
+    schema is brought up to date); its name."""
     name = f'bench_payments_{accounts}'
-    if not database_exists(name):
+    if database_exists(name):
+        town.rkc(name, 'db', 'update', env=env)
+    else:
         town.copy(billing.bench_town(accounts, var), name)
         town.rkc(name, 'bill', '--period',
             f'{billing.last_month():%Y-%m}', env=env)

@@ -172,6 +172,21 @@ def test_registry_credits_allocates_and_posts_once(database):
         (closed, 'closed', Decimal('50.00'), 'open'),
         ('9999999999', 'unknown', Decimal('70.00'), 'open')])
     assert town.rows(name, UNSUMMARIZED_PAYMENT_LINES) == [(0,)]
+    # The lines were written into the import's move of their centre: one
+    # posted move per centre, holding every line of that centre.
+    assert town.rows(name, """
+        SELECT count(*) = count(DISTINCT p.centre),
+            bool_and(m.state = 'posted'),
+            (SELECT count(*) FROM rkc_ledger_line l
+                JOIN rkc_payment y ON l.origin = 'rkc.payment,' || y.id
+                LEFT JOIN rkc_ledger_posting q ON q.move = l.move
+                    AND q.centre = l.centre
+                    AND q.origin = 'rkc.payment.registry.import,'
+                        || y.registry_import
+                WHERE q.id IS NULL)
+        FROM rkc_ledger_posting p JOIN account_move m ON m.id = p.move
+        WHERE p.origin LIKE 'rkc.payment.registry.import,%%'""") == [
+        (True, True, 0)]
     assert_subledger_equals_gl(name)
 
     after_first = counts(name)
