@@ -19,6 +19,13 @@ def chunk_job(model, method, database, user, context, chunk_id, *args):
         Chunk = Pool().get(model)
         Chunk.write([Chunk(chunk_id)], {
                 'state': 'failed', 'failure': failure})
+    _recording_failure(run, record, database, user, context)
+
+
+def _recording_failure(run, record, database, user, context):
+    """``run()`` in a transaction; if it fails, ``record(traceback)`` in
+    another one (the first is rolled back), then the failure is raised
+    for RQ to retry."""
     try:
         tryton_job.transaction(run, database=database, user=user,
             context=context)
@@ -38,12 +45,22 @@ def call(database, user, context, model, method, record_id, *args):
     """The job calling the classmethod ``model.method(record_id, *args)``
     in a transaction of its own, e.g. closing a run once its chunks are
     committed: the chunks' transactions neither wait for nor retry on the
-    run's lock, and a fresh transaction sees all their commits."""
+    run's lock, and a fresh transaction sees all their commits. A model
+    with a ``failure`` field (JobFailureMixin) gets the failure recorded
+    for the desk, then RQ retries; success clears it."""
     def run():
         from trytond.pool import Pool
-        getattr(Pool().get(model), method)(record_id, *args)
-    tryton_job.transaction(run, database=database, user=user,
-        context=context)
+        Model = Pool().get(model)
+        getattr(Model, method)(record_id, *args)
+        if 'failure' in Model._fields and Model(record_id).failure:
+            Model.write([Model(record_id)], {'failure': None})
+
+    def record(failure):
+        from trytond.pool import Pool
+        Model = Pool().get(model)
+        if 'failure' in Model._fields:
+            Model.write([Model(record_id)], {'failure': failure})
+    _recording_failure(run, record, database, user, context)
 
 
 def preview_recalculation(database, user, context, recalculation_id,

@@ -30,7 +30,8 @@ from rkc.engine import billing as engine
 from rkc.engine.money import round_money
 
 from .billing_input import ReferenceData, load_chunk
-from .common import close_when_chunks_done, queue_call_after_commit
+from .common import (
+    JobFailureMixin, close_when_chunks_done, queue_call_after_commit)
 from .exceptions import BillingError
 
 RUN_STATES = [
@@ -55,7 +56,7 @@ def _json_default(value):
     return str(value)
 
 
-class BillingRun(Workflow, ModelSQL, ModelView):
+class BillingRun(JobFailureMixin, Workflow, ModelSQL, ModelView):
     __name__ = 'rkc.billing.run'
 
     period = fields.Many2One(

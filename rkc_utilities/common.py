@@ -82,6 +82,17 @@ class DatedMixin:
         return f'{self.valid_from.isoformat()} – {end}'
 
 
+class JobFailureMixin:
+    """A batch record whose own jobs (closing it after its chunks,
+    invoicing) can fail: rkc.jobs.call records why here, for the desk,
+    and clears it when a job of the record succeeds."""
+    __slots__ = ()
+
+    failure = fields.Text(
+        "Failure", readonly=True,
+        help="Why the record's last job failed; Resume runs it again.")
+
+
 def today():
     return dt.date.today()
 

@@ -24,8 +24,8 @@ from rkc.setup import PENALTY_SERVICE
 
 from .billing_input import _date
 from .common import (
-    close_when_chunks_done, queue_after_commit, queue_call_after_commit,
-    today)
+    JobFailureMixin, close_when_chunks_done, queue_after_commit,
+    queue_call_after_commit, today)
 
 ZERO = Decimal('0.00')
 # What the consumer owes for a period, besides payments and penalties.
@@ -117,7 +117,7 @@ def account_penalties(account_ids, as_of):
     return result
 
 
-class PenaltyRun(Workflow, ModelSQL, ModelView):
+class PenaltyRun(JobFailureMixin, Workflow, ModelSQL, ModelView):
     __name__ = 'rkc.penalty.run'
 
     period = fields.Many2One(

@@ -219,6 +219,23 @@ def _household_turned_organisation(pool):
     return account.id, building.id, add_months(latest, 1).isoformat()
 
 
+def _revenue_accounts(pool, account_id, accounts):
+    """Set the revenue account of the product categories of the account's
+    charged services to ``accounts`` ({category: account id}, or None for
+    none); returns what they had."""
+    Line = pool.get('rkc.ledger.line')
+    Category = pool.get('product.category')
+    categories = {line.service.product.template.account_category
+        for line in Line.search([
+                ('account', '=', account_id), ('kind', '=', 'charge')])}
+    before = {c.id: getattr(c.account_revenue, 'id', None)
+        for c in categories}
+    for category in categories:
+        Category.write([category], {'account_revenue':
+                accounts[category.id] if accounts else None})
+    return before
+
+
 def _run_view(pool, run_id):
     """The run's state, its organisations, the accounts whose lines are
     not in the GL yet, the accounts invoiced."""
@@ -278,10 +295,22 @@ def test_organisations_invoiced_after_the_households_summary(
     assert view == {'state': 'invoicing', 'invoiced': [],
         'organisations': view['organisations'],
         'pending': view['organisations']}
+    # The accountant left a product category without its revenue account:
+    # the invoicing job fails, the run says why and stays in invoicing.
+    revenue = in_tryton(database, _revenue_accounts, account, None)
+    with pytest.raises(Exception, match='Счет доходов'):
+        invoicing.perform()
+    failed = in_tryton(database, lambda pool: pool.get('rkc.billing.run')(
+            run).failure)
+    assert 'Счет доходов' in failed and 'Traceback' in failed
+    assert in_tryton(database, _run_view, run) == view
+    in_tryton(database, _revenue_accounts, account, revenue)
     in_tryton(database, lambda pool: pool.get('rkc.billing.run').resume(
             [pool.get('rkc.billing.run')(run)]))
     again = perform_until('invoice_organisations')
     invoicing.perform()
+    assert in_tryton(database, lambda pool: pool.get('rkc.billing.run')(
+            run).failure) is None
     again.perform()
     # Tryton's task caching the invoice's printout is a job of its own.
     tasks = rq_queue.get_jobs()
