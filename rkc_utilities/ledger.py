@@ -410,30 +410,36 @@ class LedgerPosting(ModelSQL, ModelView):
         written into them, dated on the latest line's day: per service,
         settlements against revenue or ``counter_account``. A move no
         line went into is deleted. Posting again posts nothing."""
-        pool = Pool()
-        Line = pool.get('rkc.ledger.line')
-        Service = pool.get('rkc.service')
-        Move = pool.get('account.move')
-        line = Line.__table__()
-        cursor = Transaction().connection.cursor()
-        postings = cls.search([
-                ('origin', '=', origin), ('move.state', '=', 'draft')])
-        for posting in postings:
-            cursor.execute(*line.select(
-                    line.service, Sum(line.amount), Max(line.date),
-                    where=line.move == posting.move.id,
-                    group_by=[line.service], order_by=[line.service]))
-            rows = cursor.fetchall()
+        Move = Pool().get('account.move')
+        for posting in cls.search([
+                    ('origin', '=', origin), ('move.state', '=', 'draft')]):
             move = posting.move
-            if rows:
-                move.date = max(_sql_date(d) for _, _, d in rows)
-                move.period = cls._period(move.date)
-            amounts = [(Service(s), _money(a), counter_account)
-                for s, a, _ in rows]
+            amounts, latest = cls._prepared_amounts(move, counter_account)
+            if latest:
+                move.date = latest
+                move.period = cls._period(latest)
             if not cls._post(move, posting.centre.id, amounts,
                     posting=posting):
                 cls.delete([posting])
                 Move.delete([move])
+
+    @staticmethod
+    def _prepared_amounts(move, counter_account):
+        """[(service, amount, counter account)] of the lines written into
+        the prepared ``move``, and the latest line's date."""
+        pool = Pool()
+        Line = pool.get('rkc.ledger.line')
+        Service = pool.get('rkc.service')
+        line = Line.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*line.select(
+                line.service, Sum(line.amount), Max(line.date),
+                where=line.move == move.id,
+                group_by=[line.service], order_by=[line.service]))
+        rows = cursor.fetchall()
+        amounts = [(Service(s), _money(a), counter_account)
+            for s, a, _ in rows]
+        return amounts, max((_sql_date(d) for _, _, d in rows), default=None)
 
     @classmethod
     def _move_values(cls, origin, date, description):
