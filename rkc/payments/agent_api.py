@@ -7,9 +7,11 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-ACCOUNT = re.compile(r'\d{10}')
+# ASCII digits only: \d would also take other scripts' digits.
+ACCOUNT = re.compile(r'\d{10}', re.ASCII)
 OPERATION = re.compile(r'[\w./:-]{1,64}', re.ASCII)
-PERIOD = re.compile(r'(\d{4})-(\d{2})')
+PERIOD = re.compile(r'(\d{4})-(\d{2})', re.ASCII)
+AMOUNT = re.compile(r'\d{1,8}(\.\d{1,2})?', re.ASCII)
 # Agents' clocks drift; money accepted in the future is a bad request.
 CLOCK_SKEW = dt.timedelta(minutes=10)
 MAX_AMOUNT = Decimal('10000000.00')
@@ -84,8 +86,7 @@ def parse_operation(body, now):
 def parse_amount(value, field):
     """Roubles as a string with at most two decimals ("1234.50"); JSON
     numbers are refused: binary floats are not money."""
-    if not isinstance(value, str) \
-            or not re.fullmatch(r'\d{1,8}(\.\d{1,2})?', value):
+    if not isinstance(value, str) or not AMOUNT.fullmatch(value):
         raise FieldError(field, 'invalid_amount')
     try:
         amount = Decimal(value).quantize(Decimal('0.01'))
@@ -106,7 +107,10 @@ def parse_datetime(value, field):
     except ValueError:
         raise FieldError(field, 'invalid_datetime') from None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+        except OverflowError:  # an offset past the calendar's ends
+            raise FieldError(field, 'invalid_datetime') from None
     return moment.replace(microsecond=0)
 
 
@@ -122,9 +126,10 @@ def parse_date(value, field):
 def parse_period(value, field):
     "A billing period as YYYY-MM: its first day."
     match = PERIOD.fullmatch(value) if isinstance(value, str) else None
-    if not match or not 1 <= int(match.group(2)) <= 12:
-        raise FieldError(field, 'invalid_period')
-    return dt.date(int(match.group(1)), int(match.group(2)), 1)
+    try:
+        return dt.date(int(match.group(1)), int(match.group(2)), 1)
+    except (AttributeError, ValueError):  # no match, year 0, month 13
+        raise FieldError(field, 'invalid_period') from None
 
 
 def mask_name(name):
