@@ -104,6 +104,51 @@ def test_turnover_sheet_closing_is_the_subledger_at_period_end(database):
     assert in_tryton(database, check) >= 2
 
 
+def test_turnover_sheet_by_account_adds_up_to_the_sheet(database):
+    """The CSV export of a centre's sheet by account: one row per account
+    and service, its columns summing to the sheet's by service, a payer
+    name that a spreadsheet would run as a formula made inert."""
+    import csv
+    import io
+
+    def export(pool):
+        Sheet = pool.get('rkc.report.turnover_sheet')
+        Report = pool.get('rkc.report.turnover_sheet.accounts',
+            type='report')
+        Turnover = pool.get('rkc.turnover')
+        Party = pool.get('party.party')
+        rows = Sheet.search([])
+        period = max(r.period for r in rows)
+        selected = [r for r in rows
+            if r.period == period and r.centre == rows[0].centre]
+        payer = Turnover.search([('period', '=', period),
+                ('centre', '=', rows[0].centre.id)],
+            limit=1)[0].account.payer
+        name = payer.name
+        Party.write([payer], {'name': '=HYPERLINK("http://x")'})
+        ext, content, _, _ = Report.execute([r.id for r in selected], {})
+        Party.write([payer], {'name': name})
+        sheet = {r.service.name: [r.accounts] + [getattr(r, f) for f in (
+                    'opening', 'charged', 'recalculated', 'subsidy', 'paid',
+                    'penalty', 'other', 'closing')] for r in selected}
+        return ext, bytes(content), sheet, period, rows[0].centre.name
+    ext, content, sheet, period, centre = in_tryton(database, export)
+    assert ext == 'csv' and content.startswith(b'\xef\xbb\xbf')
+    header, *lines = list(csv.reader(
+            io.StringIO(content.decode('utf-8-sig')), delimiter=';'))
+    assert header[:5] == [
+        'Период', 'Центр', 'Лицевой счёт', 'Плательщик', 'Услуга']
+    by_service = defaultdict(lambda: [0] + [ZERO] * 8)
+    for line in lines:
+        assert line[:2] == [f'{period:%Y-%m}', centre]
+        totals = by_service[line[4]]
+        totals[0] += 1
+        for i, amount in enumerate(line[5:], start=1):
+            totals[i] += Decimal(amount.replace(',', '.'))
+    assert dict(by_service) == sheet
+    assert '\'=HYPERLINK("http://x")' in {line[3] for line in lines}
+
+
 def test_collection_totals_are_the_subledger_kinds(database):
     def check(pool):
         lines = _lines(pool)
