@@ -107,14 +107,10 @@ class TurnoverSheetByAccount(Report):
     def rows(centre_periods):
         "The sheet's rows of the (centre, period) pairs, in one query."
         pool = Pool()
-        Turnover = pool.get('rkc.turnover')
-        Account = pool.get('rkc.account')
-        Party = pool.get('party.party')
-        Service = pool.get('rkc.service')
-        Centre = pool.get('rkc.centre')
-        turnover, account = Turnover.__table__(), Account.__table__()
-        party, service = Party.__table__(), Service.__table__()
-        centre = Centre.__table__()
+        turnover, account, party, service, centre = (
+            pool.get(name).__table__() for name in (
+                'rkc.turnover', 'rkc.account', 'party.party', 'rkc.service',
+                'rkc.centre'))
         where = Literal(False)
         for centre_id, period in centre_periods:
             where |= (turnover.centre == centre_id) \
