@@ -19,6 +19,7 @@ from trytond.transaction import Transaction
 from rkc.bulk_insert import copy_insert
 from rkc.engine.money import round_money
 
+from .billing_input import _date
 from .exceptions import PostedError
 
 KINDS = [
@@ -193,13 +194,6 @@ class LedgerLine(ModelSQL, ModelView):
 def _money(value):
     "A sum read from SQL (SQLite returns floats) as Decimal kopecks."
     return round_money(Decimal(str(value or 0)))
-
-
-def _sql_date(value):
-    "A date read from SQL (SQLite returns text)."
-    if isinstance(value, str):
-        return dt.date.fromisoformat(value)
-    return value
 
 
 def posted_moves():
@@ -439,7 +433,7 @@ class LedgerPosting(ModelSQL, ModelView):
         rows = cursor.fetchall()
         amounts = [(Service(s), _money(a), counter_account)
             for s, a, _ in rows]
-        return amounts, max((_sql_date(d) for _, _, d in rows), default=None)
+        return amounts, max((_date(d) for _, _, d in rows), default=None)
 
     @classmethod
     def _move_values(cls, origin, date, description):
