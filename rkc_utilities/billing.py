@@ -31,7 +31,8 @@ from rkc.engine.money import round_money
 
 from .billing_input import ReferenceData, load_chunk
 from .common import (
-    JobFailureMixin, close_when_chunks_done, queue_call_after_commit)
+    JobFailureMixin, close_when_chunks_done, locked_in_state,
+    queue_call_after_commit)
 from .exceptions import BillingError
 
 RUN_STATES = [
@@ -263,9 +264,7 @@ class BillingRun(JobFailureMixin, Workflow, ModelSQL, ModelView):
         Period = pool.get('rkc.period')
         AccountInvoice = pool.get('rkc.account.invoice')
         run = cls(run_id)
-        cls.lock([run])
-        run = cls(run_id)
-        if run.state != 'invoicing':
+        if not locked_in_state(run, 'invoicing'):
             return
         AccountInvoice.invoice_run(run)
         run.summarize()
