@@ -234,26 +234,33 @@ class BillingRun(JobFailureMixin, Workflow, ModelSQL, ModelView):
     @classmethod
     def finish(cls, run, phase):
         """The last chunk of a phase is done: close the phase; a posted
-        run's households go into the general ledger, its organisations are
-        left to the invoicing job."""
+        run goes on to the invoicing job, which posts it into the general
+        ledger."""
         pool = Pool()
-        Account = pool.get('rkc.account')
         if phase == 'preview':
             cls.write([run], {'state': 'previewed'})
             return
-        account = Account.__table__()
-        run.summarize(skip_accounts=account.select(account.id,
-                where=account.organisation == True))  # noqa: E712
         pool.get('rkc.ledger.line').refresh_statistics()
         cls.write([run], {'state': 'invoicing'})
         queue_call_after_commit([run], 'invoice_organisations')
 
-    def summarize(self, skip_accounts=None):
-        "Post the run's lines not summarized yet into the general ledger."
-        Posting = Pool().get('rkc.ledger.posting')
-        Posting.summarize(str(self), self.period.end_date,
+    def prepare_moves(self, centres):
+        """{centre: the draft move of the run's lines of the centre}: the
+        chunks write their households' lines into them, so that posting
+        the run updates none of its lines."""
+        return Pool().get('rkc.ledger.posting').prepare(
+            str(self), centres, self.period.end_date,
             gettext('rkc_utilities.msg_billing_move_description',
-                run=self.rec_name), skip_accounts=skip_accounts)
+                run=self.rec_name))
+
+    def summarize(self):
+        """Post the run's lines into the general ledger: its prepared
+        moves, with the organisations' lines no invoice took."""
+        Posting = Pool().get('rkc.ledger.posting')
+        origin = str(self)
+        self.prepare_moves(Posting.unsummarized_centres(origin))
+        Posting.adopt_unsummarized(origin)
+        Posting.post_prepared(origin)
 
     @classmethod
     def invoice_organisations(cls, run_id):
@@ -281,6 +288,9 @@ class BillingRun(JobFailureMixin, Workflow, ModelSQL, ModelView):
             if not run.chunks:
                 Chunk.create([{'run': run.id, 'building': b}
                         for b in run.buildings()])
+            if phase == 'post':
+                run.prepare_moves(
+                    [c.id for c in pool.get('rkc.centre').search([])])
         chunks = [c.id for r in cls.browse(runs) for c in r.chunks]
         database = transaction.database.name
         user = transaction.user
@@ -327,6 +337,7 @@ class BillingChunk(ModelSQL, ModelView):
         Total = pool.get('rkc.billing.run.total')
         Error = pool.get('rkc.billing.run.error')
         Outlier = pool.get('rkc.billing.run.outlier')
+        Account = pool.get('rkc.account')
         done_state = 'previewed' if phase == 'preview' else 'posted'
         # Serialize with another worker on the same chunk.
         self.__class__.lock([self])
@@ -375,6 +386,15 @@ class BillingChunk(ModelSQL, ModelView):
                 total[2] += 1
         outliers = Outlier.detect(run, chunk, phase, rows)
         if phase == 'post':
+            # An organisation's lines wait for its invoice, whose move
+            # summarizes them.
+            organisations = {a.id for a in Account.search([
+                        ('premise.building', '=', chunk.building.id),
+                        ('organisation', '=', True)])}
+            moves = run.prepare_moves({row['centre'] for row in rows})
+            for row in rows:
+                if row['account'] not in organisations:
+                    row['move'] = moves[row['centre']]
             Line.insert_rows(rows)
         Total.replace(chunk, phase, [{
                     'run': run.id, 'chunk': chunk.id, 'phase': phase,

@@ -398,6 +398,31 @@ class LedgerPosting(ModelSQL, ModelView):
                 (c, m.id) for c, m in zip(missing, moves, strict=True))
         return prepared
 
+    @staticmethod
+    def unsummarized_centres(origin):
+        "The centres of the lines of ``origin`` that are in no move."
+        Line = Pool().get('rkc.ledger.line')
+        line = Line.__table__()
+        cursor = Transaction().connection.cursor()
+        cursor.execute(*line.select(line.centre,
+                where=(line.origin == origin) & (line.move == Null),
+                group_by=[line.centre]))
+        return [centre for centre, in cursor]
+
+    @classmethod
+    def adopt_unsummarized(cls, origin):
+        """Put the lines of ``origin`` that are in no move into the draft
+        move prepared for their centre (see prepare)."""
+        Line = Pool().get('rkc.ledger.line')
+        line = Line.__table__()
+        cursor = Transaction().connection.cursor()
+        for posting in cls.search([
+                    ('origin', '=', origin), ('move.state', '=', 'draft')]):
+            cursor.execute(*line.update([line.move], [posting.move.id],
+                    where=(line.origin == origin)
+                    & (line.centre == posting.centre.id)
+                    & (line.move == Null)))
+
     @classmethod
     def post_prepared(cls, origin, counter_account=None):
         """Post the draft moves prepared for ``origin`` with the lines
