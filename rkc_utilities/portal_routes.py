@@ -29,6 +29,7 @@ from trytond.wsgi import app
 
 from rkc.documents import from_ledger, qr_symbol
 from rkc.engine.dated import add_months
+from rkc.engine.errors import CalculationError
 from rkc.engine.recalculation import absence_policies
 from rkc.engine.regulations import default_regulations
 
@@ -43,7 +44,9 @@ RECEIPT_MONTHS = 12
 PASSWORD_LENGTH = 8
 # A syntax check only: whether the mailbox exists the confirmation mail
 # tells (trytond's own check needs DNS and an optional package).
-EMAIL = re.compile(r'[^@\s]+@[^@\s]+\.[^@\s.]+')
+# No control characters: PostgreSQL refuses NUL, mail servers the rest.
+EMAIL = re.compile(
+    r'[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s.\x00-\x1f\x7f]+')
 UPLOAD_LIMIT = 5 * 1024 * 1024
 # Room for the form fields around the largest file allowed: a larger body
 # is refused by the server before the route sees it.
@@ -526,15 +529,22 @@ def _upload_error(upload):
 def _absence_error(departure, return_date, today):
     if return_date <= departure:
         return 'Дата возвращения должна быть позже даты отъезда.'
-    policy = absence_policies().on(departure)
+    policies = absence_policies()
+    try:
+        policy = policies.on(departure)
+    except CalculationError:
+        return ('Перерасчёт за отсутствие делается с '
+            f'{policies.changes()[0]:%d.%m.%Y}.')
     days = (return_date - departure).days - 1
     if days <= policy.more_than_days:
         return (f'Полных дней отсутствия: {days}. Перерасчёт делается за '
             f'отсутствие больше {policy.more_than_days} полных дней подряд '
             '(дни отъезда и возвращения не считаются).')
-    deadline = return_date + dt.timedelta(
-        days=policy.application_days_after_return)
-    if today > deadline:
+    # Compared as a difference: a return date at the calendar's end has
+    # no deadline date.
+    if (today - return_date).days > policy.application_days_after_return:
+        deadline = return_date + dt.timedelta(
+            days=policy.application_days_after_return)
         return ('Заявление принимается не позднее '
             f'{policy.application_days_after_return} дней после '
             f'возвращения, то есть до {deadline:%d.%m.%Y}.')
@@ -609,7 +619,7 @@ def notifications(portal, account):
         error = 'Адрес электронной почты указан неверно.'
     if phone:
         digits = phone.lstrip('+')
-        if not digits.isdigit() or len(digits) != 11 \
+        if not (digits.isascii() and digits.isdigit()) or len(digits) != 11 \
                 or digits[0] not in '78':
             error = 'Укажите телефон из 11 цифр, например +7 900 123-45-67.'
         else:

@@ -7,6 +7,7 @@ input is refused with a message and changes nothing, logins are
 throttled, passwords reset, and the IVR answers only to the right PIN."""
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 import time
@@ -16,6 +17,8 @@ import urllib.request
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from desk import chromium
 from portal_helpers import (
@@ -449,3 +452,76 @@ def test_phone_lookup(portal):
     assert 'PIN для телефона должен состоять из 4–8 цифр.' in output
     assert sql(database, 'SELECT phone_pin_hash FROM rkc_account '
         'WHERE id = %s', (account,)) == [(before,)]
+
+
+# Text a consumer's browser may send, and what breaks careless parsing:
+# other scripts' digits, calendar ends, NUL (PostgreSQL refuses it in
+# text), numbers beyond any column, very long values.
+TRICKY_FORM_TEXT = [
+    '', ' ', '\x00', 'a\x00@example.org', '٠١٢٣', '１２３', '²³',
+    '+٧٩٠٠١٢٣٤٥٦٧', '8 (900) 123-45-67', '0001-01-01', '9999-12-31',
+    '2026-02-30', '1e999999', '-0', 'NaN', 'Infinity', '1' * 40,
+    '0.0000000001', 'x' * 5000, '=HYPERLINK("http://x")', 'Anna@Example.org']
+FORM_TEXT = st.sampled_from(TRICKY_FORM_TEXT) | st.text(max_size=40)
+PNG = ('ticket.png', b'\x89PNG\r\n\x1a\n' + b'0' * 64)
+
+
+@pytest.fixture(scope='module')
+def fuzzed_account(portal):
+    "(client, account id, meter id, zones) for the form fuzz test."
+    url, database, _, _ = portal
+    account, _ = _demo_account(database)
+    meter_id, zones, _ = _meter(database, account)
+    set_reading_window(database, 1, 31)
+    return _logged_in_demo(url), account, meter_id, zones
+
+
+@settings(max_examples=150, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+@example(data=None)
+def test_fuzzed_forms_answer_and_refusals_change_nothing(
+        portal, fuzzed_account, data):
+    """Whatever a logged-in consumer posts to the readings, absence and
+    notification forms, the portal answers a page (never a server error),
+    and a refused form changes nothing."""
+    _, database, _, _ = portal
+    client, account, meter_id, zones = fuzzed_account
+    if data is None:  # the known traps, each in one form
+        posts = [
+            ('notifications', {'email': 'a\x00@example.org'}, {}),
+            ('notifications', {'phone': '+٧٩٠٠١٢٣٤٥٦٧'}, {}),
+            ('absence', {'departure': '9999-12-01',
+                    'return_date': '9999-12-31'}, {'document': PNG}),
+            ('absence', {'departure': '0001-01-01',
+                    'return_date': '0001-03-01'}, {'document': PNG}),
+            ('readings', {'meter': str(meter_id),
+                    **{f'value{z}-{meter_id}': '1e999999'
+                        for z in range(1, zones + 1)}}, {}),
+            ]
+    else:
+        form = data.draw(st.sampled_from(
+                ['readings', 'absence', 'notifications']))
+        fields = {
+            'readings': {'meter': st.sampled_from([str(meter_id)])
+                | FORM_TEXT, **{f'value{z}-{meter_id}': FORM_TEXT
+                    for z in range(1, zones + 1)}},
+            'absence': {'departure': FORM_TEXT, 'return_date': FORM_TEXT},
+            'notifications': {'email': FORM_TEXT, 'phone': FORM_TEXT,
+                'email_consent': st.sampled_from(['', '1']),
+                'sms_consent': st.sampled_from(['', '1'])},
+            }[form]
+        files = {'document': PNG} if form == 'absence' and data.draw(
+            st.booleans()) else {}
+        posts = [(form, data.draw(st.fixed_dictionaries({}, optional=fields)),
+                files)]
+    for form, values, files in posts:
+        before = _state(database, account)
+        status, body, _ = client.request(
+            f'/account/{account}/{form}', values, files)
+        assert status in {200, 400, 404}, (form, values, status, body[:300])
+        if status != 200:
+            assert _state(database, account) == before, (form, values)
+        (email, phone, *_), = _state(database, account)['contacts']
+        assert email is None or email.isprintable(), email
+        assert phone is None or re.fullmatch(r'\+7[0-9]{10}', phone), phone
