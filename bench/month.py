@@ -107,7 +107,7 @@ class Month:
         return done, read
 
     def bill(self):
-        "The run until its households are in the general ledger."
+        "The run until its chunks are done."
         self.run = billing.post_run(self.name, self.month, self.var)
         town.wait_for(lambda: billing.run_done(
                 self.name, self.run, ('invoicing', 'done')),
@@ -118,9 +118,16 @@ class Month:
         return billed, 'accounts', 0
 
     def invoices(self):
-        "The run's organisation invoices, until the run is done."
+        """The run's organisation invoices and its general-ledger posting,
+        until the run is done and the tasks Tryton queued for it (the
+        invoices' printouts) are finished: measured before, the printouts
+        kept the workers busy during the penalty run."""
         town.wait_for(lambda: billing.run_done(self.name, self.run),
             timeout=7200, poll=0.5, what=f'run {self.run} done')
+        town.wait_for(lambda: town.rows(self.name, """
+                SELECT count(*) FROM ir_queue
+                WHERE finished_at IS NULL""")[0][0] == 0,
+            timeout=7200, poll=0.5, what="Tryton's queued tasks done")
         (invoices,), = town.rows(self.name, """
             SELECT count(*) FROM rkc_account_invoice WHERE run = %s""",
             self.run)
