@@ -238,7 +238,9 @@ def _revenue_accounts(pool, account_id, accounts):
 
 def _run_view(pool, run_id):
     """The run's state, its organisations, the accounts whose lines are
-    not in the GL yet, the accounts invoiced."""
+    in no move (households' lines are written into the run's prepared
+    moves), whether any line is not in the GL yet, the accounts
+    invoiced."""
     Run = pool.get('rkc.billing.run')
     Line = pool.get('rkc.ledger.line')
     run = Run(run_id)
@@ -249,16 +251,19 @@ def _run_view(pool, run_id):
                 if line.account.organisation}),
         'pending': sorted({line.account.id for line in lines
                 if line.move is None}),
+        'unposted': any(line.move is None or line.move.state != 'posted'
+            for line in lines),
         'invoiced': sorted(r.account.id for r in pool.get(
                 'rkc.account.invoice').search([('run', '=', run_id)])),
         }
 
 
-def test_organisations_invoiced_after_the_households_summary(
+def test_organisations_invoiced_before_the_run_is_posted(
         database, monkeypatch):  # noqa: F811
-    """The run summarizes its households, then stops in "invoicing" until
-    its own job invoices the organisation; Resume queues that job again,
-    and the job run twice invoices once."""
+    """The run writes its households' lines into its prepared moves, then
+    stops in "invoicing" until its own job invoices the organisation and
+    posts the run; Resume queues that job again, and the job run twice
+    invoices once."""
     import datetime as dt
 
     from redis import Redis
@@ -294,7 +299,7 @@ def test_organisations_invoiced_after_the_households_summary(
     assert account in view['organisations']
     assert view == {'state': 'invoicing', 'invoiced': [],
         'organisations': view['organisations'],
-        'pending': view['organisations']}
+        'pending': view['organisations'], 'unposted': True}
     # The accountant left a product category without its revenue account:
     # the invoicing job fails, the run says why and stays in invoicing.
     revenue = in_tryton(database, _revenue_accounts, account, None)
@@ -324,8 +329,56 @@ def test_organisations_invoiced_after_the_households_summary(
         True] * len(view['organisations'])
     assert in_tryton(database, _run_view, run) == {'state': 'done',
         'organisations': view['organisations'], 'pending': [],
-        'invoiced': view['organisations']}
+        'unposted': False, 'invoiced': view['organisations']}
     for centre, summarized, control, difference in in_tryton(
             database, _balances):
         assert summarized == control and difference == 0, centre
     jobs.flushdb()
+
+
+def _run_with_a_line_in_no_move(pool):
+    """A draft run of a building whose households' lines went into the
+    run's prepared move and one line into none (an organisation's that no
+    invoice took); the run posted. Returns its moves and postings."""
+    Run = pool.get('rkc.billing.run')
+    Period = pool.get('rkc.period')
+    Line = pool.get('rkc.ledger.line')
+    Posting = pool.get('rkc.ledger.posting')
+    line = Line.search([('kind', '=', 'charge'), ('amount', '>', 0)],
+        order=[('period', 'DESC')], limit=1)[0]
+    accounts = pool.get('rkc.account').search([
+            ('premise.building', '=', line.account.premise.building.id)],
+        limit=3)
+    period = Period.get_or_create(add_months(line.period, 1))
+    run, = Run.create([{'period': period.id, 'scope': 'building',
+                'building': line.account.premise.building.id}])
+    moves = run.prepare_moves([a.centre.id for a in accounts])
+    Line.insert_rows([{
+                'account': a.id, 'centre': a.centre.id,
+                'service': line.service.id, 'period': period.start_date,
+                'date': period.end_date, 'kind': 'charge',
+                'amount': Decimal('10.00') * (i + 1), 'volume': None,
+                'tariff': None, 'excess': None, 'method': 'test',
+                'basis': '{}', 'origin': str(run), 'part': 0,
+                'move': moves[a.centre.id] if i else None}
+            for i, a in enumerate(accounts)])
+    run.summarize()
+    run.summarize()
+    lines = Line.search([('origin', '=', str(run))])
+    return ({(line.move.id if line.move else None, line.move.state
+                if line.move else None) for line in lines},
+        [(p.centre.id, p.move.id, p.amount) for p in Posting.search([
+                    ('origin', '=', str(run))])],
+        [a.centre.id for a in accounts])
+
+
+def test_line_in_no_move_joins_the_run_move(database):  # noqa: F811
+    """Posting a run puts the lines that are in no move into its prepared
+    move of their centre: one posted move per centre, every line in it,
+    and posting again changes nothing."""
+    moves, postings, centres = in_tryton(
+        database, _run_with_a_line_in_no_move)
+    assert len(set(centres)) == len(postings) == len(moves)
+    assert all(state == 'posted' for _, state in moves)
+    assert {move for move, _ in moves} == {m for _, m, _ in postings}
+    assert sum(amount for _, _, amount in postings) == Decimal('60.00')
