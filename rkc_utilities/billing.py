@@ -258,8 +258,8 @@ class BillingRun(JobFailureMixin, Workflow, ModelSQL, ModelView):
         moves, with the organisations' lines no invoice took."""
         Posting = Pool().get('rkc.ledger.posting')
         origin = str(self)
-        self.prepare_moves(Posting.unsummarized_centres(origin))
-        Posting.adopt_unsummarized(origin)
+        Posting.adopt_unsummarized(origin,
+            self.prepare_moves(Posting.unsummarized_centres(origin)))
         Posting.post_prepared(origin)
 
     @classmethod

@@ -409,18 +409,17 @@ class LedgerPosting(ModelSQL, ModelView):
                 group_by=[line.centre]))
         return [centre for centre, in cursor]
 
-    @classmethod
-    def adopt_unsummarized(cls, origin):
+    @staticmethod
+    def adopt_unsummarized(origin, moves):
         """Put the lines of ``origin`` that are in no move into the draft
-        move prepared for their centre (see prepare)."""
+        move of their centre, ``moves`` {centre: move id} (see prepare and
+        unsummarized_centres)."""
         Line = Pool().get('rkc.ledger.line')
         line = Line.__table__()
         cursor = Transaction().connection.cursor()
-        for posting in cls.search([
-                    ('origin', '=', origin), ('move.state', '=', 'draft')]):
-            cursor.execute(*line.update([line.move], [posting.move.id],
-                    where=(line.origin == origin)
-                    & (line.centre == posting.centre.id)
+        for centre, move in moves.items():
+            cursor.execute(*line.update([line.move], [move],
+                    where=(line.origin == origin) & (line.centre == centre)
                     & (line.move == Null)))
 
     @classmethod
