@@ -1,5 +1,6 @@
 """The demo-town generator: plain, deterministic, valid and streaming."""
 import datetime as dt
+import ipaddress
 import json
 import os
 import re
@@ -38,7 +39,7 @@ MALE_NAMES = {entry[0]: entry for entry in names.MALE_NAMES}
 @pytest.fixture(scope='module')
 def town():
     return Town(ACCOUNTS, seed=7, today=TODAY,
-        layout=FleetLayout(base_port=16000, meters_per_gateway=40))
+        layout=FleetLayout(network='127.16.0.0/16', meters_per_gateway=40))
 
 
 @pytest.fixture(scope='module')
@@ -299,8 +300,9 @@ def test_meter_addresses_follow_the_fleet_rule(buildings):
     assert [m.index for m in meters] == list(range(len(meters)))
     for meter in meters:
         assert 1 <= meter.unit_id <= 247
-        assert meter.host == '127.0.0.1'
-        assert meter.port == 16000 + meter.index // 40
+        assert meter.host == str(
+            ipaddress.IPv4Address('127.16.0.1') + meter.index // 40)
+        assert meter.port == 15020
         assert meter.unit_id == 1 + meter.index % 40
     serials = [m.serial for m in meters]
     assert len(set(serials)) == len(serials)
@@ -308,19 +310,37 @@ def test_meter_addresses_follow_the_fleet_rule(buildings):
 
 
 def test_fleet_layout():
-    layout = FleetLayout(host='127.0.0.1', base_port=15020,
+    layout = FleetLayout(network='127.1.0.0/16', port=15020,
         meters_per_gateway=247)
-    assert layout.address(0) == (15020, 1)
-    assert layout.address(246) == (15020, 247)
-    assert layout.address(247) == (15021, 1)
+    assert layout.address(0) == ('127.1.0.1', 15020, 1)
+    assert layout.address(246) == ('127.1.0.1', 15020, 247)
+    assert layout.address(247) == ('127.1.0.2', 15020, 1)
+    # Past 254 gateways the addresses carry into the third byte.
+    assert layout.address(255 * 247) == ('127.1.1.0', 15020, 1)
     with pytest.raises(ValueError, match='meters_per_gateway must be 1..247'):
         FleetLayout(meters_per_gateway=248)
     with pytest.raises(ValueError, match='meters_per_gateway must be 1..247'):
         FleetLayout(meters_per_gateway=0)
-    with pytest.raises(ValueError, match='base_port must be 1..65535'):
-        FleetLayout(base_port=70000)
-    with pytest.raises(ValueError, match='needs port 65536, above 65535'):
-        FleetLayout(base_port=65535, meters_per_gateway=1).address(1)
+    with pytest.raises(ValueError, match='port must be 1..65535: 70000'):
+        FleetLayout(port=70000)
+    with pytest.raises(ValueError, match='network: .* has host bits set'):
+        FleetLayout(network='127.1.0.1/16')
+    with pytest.raises(ValueError, match='network: '):
+        FleetLayout(network='loopback')
+    # A /30 has two host addresses: its own address and broadcast are not.
+    small = FleetLayout(network='127.1.0.0/30', meters_per_gateway=1)
+    assert small.address(1) == ('127.1.0.2', 15020, 1)
+    with pytest.raises(ValueError, match='meter 2 needs gateway 3, beyond '
+            'the 2 host addresses of 127.1.0.0/30'):
+        small.address(2)
+
+
+def test_fleet_of_500000_accounts_fits_its_network():
+    "The default network holds the gateways of the largest town."
+    layout = FleetLayout()
+    # Up to three meters a flat and the common meters of the buildings.
+    host, _, _ = layout.address(4 * 500_000)
+    assert ipaddress.IPv4Address(host) in layout.hosts
 
 
 def test_meters_per_premise(buildings):
@@ -419,12 +439,12 @@ def test_consumption_is_realistic(buildings):
 
 def test_same_seed_same_town(buildings):
     again = Town(ACCOUNTS, seed=7, today=TODAY,
-        layout=FleetLayout(base_port=16000, meters_per_gateway=40))
+        layout=FleetLayout(network='127.16.0.0/16', meters_per_gateway=40))
     first = next(iter(again.buildings()))
     assert first == buildings[0]
     assert list(again.buildings())[-1] == buildings[-1]
     other = Town(ACCOUNTS, seed=8, today=TODAY,
-        layout=FleetLayout(base_port=16000, meters_per_gateway=40))
+        layout=FleetLayout(network='127.16.0.0/16', meters_per_gateway=40))
     assert next(iter(other.buildings())) != buildings[0]
 
 

@@ -1,6 +1,7 @@
 """The poll end to end: simulated pymodbus gateways on loopback, the poller,
 validation and storing in a scratch PostgreSQL database."""
 import json
+import resource
 import socket
 import subprocess
 import sys
@@ -249,6 +250,30 @@ def test_simulate_command_serves_the_exported_fleet(processes):
     while listening(port) or listening(port + 1):
         assert time.monotonic() < deadline, 'a gateway is still served'
         time.sleep(0.1)
+
+
+def test_simulator_spreads_gateways_over_the_open_files_limit():
+    """Each gateway holds a listening socket: under a low limit of open
+    files the simulator serves the fleet from more processes than asked."""
+    port = simulator.free_base_port(40)
+    room = 20
+
+    def limit_open_files():
+        limit = simulator.SPARE_DESCRIPTORS + room
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+    child = subprocess.Popen([sys.executable, '-m', 'rkc.cli', 'meters',
+        'simulate', '--gateways', '40', '--meters-per-gateway', '1',
+        '--base-port', str(port), '--processes', '1'],
+        stdout=subprocess.PIPE, text=True, preexec_fn=limit_open_files)
+    try:
+        announced = json.loads(child.stdout.readline())
+        assert all(listening(port + g) for g in range(40))
+    finally:
+        child.terminate()
+        child.wait()
+    assert announced == {'ready': True, 'gateways': 40, 'meters': 40,
+        'processes': 2}
 
 
 def listening(port):

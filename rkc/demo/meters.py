@@ -1,7 +1,8 @@
 """Individual meters of the demo town, their Modbus addresses and a monthly
 history of readings."""
 import datetime as dt
-from dataclasses import dataclass
+import ipaddress
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from . import names
@@ -72,30 +73,45 @@ def add_years(date, years):
 @dataclass(frozen=True)
 class FleetLayout:
     """Where meters sit on the Modbus gateways: meter i is on gateway
-    i // meters_per_gateway (port base_port + gateway) at unit
-    1 + i % meters_per_gateway — the same rule as the simulated fleet."""
-    host: str = '127.0.0.1'
-    base_port: int = 15020
+    g = i // meters_per_gateway at unit 1 + i % meters_per_gateway, and
+    gateway g answers at the (g + 1)-th address of ``network``, on ``port``.
+
+    Each gateway has its own address on one port, as gateways on a fibre
+    network do. The simulated fleet lives on loopback, where Linux answers
+    the whole 127.0.0.0/8: a town of 500,000 accounts needs some 44,000
+    gateways, which as ports of one address would cross the ports of other
+    services and the kernel's range for outgoing connections."""
+    network: str = '127.1.0.0/16'
+    port: int = 15020
     meters_per_gateway: int = 32
+    hosts: ipaddress.IPv4Network = field(
+        init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if not 1 <= self.meters_per_gateway <= MAX_UNIT_ID:
             raise ValueError(
                 f'meters_per_gateway must be 1..{MAX_UNIT_ID}: '
                 f'{self.meters_per_gateway}')
-        if not 1 <= self.base_port <= MAX_PORT:
-            raise ValueError(f'base_port must be 1..{MAX_PORT}: '
-                f'{self.base_port}')
+        if not 1 <= self.port <= MAX_PORT:
+            raise ValueError(f'port must be 1..{MAX_PORT}: {self.port}')
+        try:
+            hosts = ipaddress.IPv4Network(self.network)
+        except ValueError as error:
+            raise ValueError(f'network: {error}') from None
+        # Parsed once: each meter of a town asks for its address.
+        object.__setattr__(self, 'hosts', hosts)
 
     def address(self, index):
-        "The (port, unit id) of the index-th meter."
+        "The (host, port, unit id) of the index-th meter."
         gateway, slot = divmod(index, self.meters_per_gateway)
-        port = self.base_port + gateway
-        if port > MAX_PORT:
+        # The network's own address and its broadcast name no gateway.
+        usable = self.hosts.num_addresses - 2
+        if gateway >= usable:
             raise ValueError(
-                f'meter {index} needs port {port}, above {MAX_PORT}: '
-                'use a lower base_port or more meters_per_gateway')
-        return port, slot + 1
+                f'meter {index} needs gateway {gateway + 1}, beyond the '
+                f'{max(usable, 0)} host addresses of {self.network}: use a '
+                'wider network or more meters_per_gateway')
+        return str(self.hosts[gateway + 1]), self.port, slot + 1
 
 
 def reading_periods(today, months):
@@ -127,7 +143,7 @@ class MeterFactory:
         resolution."""
         index = self.count
         self.count += 1
-        port, unit_id = self.layout.address(index)
+        host, port, unit_id = self.layout.address(index)
         years = VERIFICATION_YEARS[service]
         integer_digits, decimals = _RESOLUTION[service]
         if rng.random() < 0.07:  # the verification has expired
@@ -156,7 +172,7 @@ class MeterFactory:
             integer_digits=integer_digits, decimals=decimals,
             installed_on=installed_on, verified_on=verified_on,
             verification_years=years, failed_on=failed_on,
-            host=self.layout.host, port=port, unit_id=unit_id,
+            host=host, port=port, unit_id=unit_id,
             readings=self._readings(
                 rng, zones, decimals, installed_on, failed_on, usage))
 

@@ -19,6 +19,7 @@ import asyncio
 import json
 import multiprocessing
 import random
+import resource
 import signal
 import socket
 import sys
@@ -60,6 +61,9 @@ DEFAULT_MIX = {
     'stuck': 0.002,
 }
 SLOW_DELAY = 0.03
+# Open files a serving process keeps beside its gateways' listening sockets:
+# the pollers' connections (a few hundred at once), pipes, libraries.
+SPARE_DESCRIPTORS = 2048
 MAX_UNITS = 247
 STATUS_ERROR = 0x0002
 STATUS_OK = 0x0100
@@ -298,9 +302,11 @@ def run_forever(meters, models=None, processes=1):
 
     A big fleet may be served by several processes, each with a share of
     the gateways: one Python process answers a few thousand Modbus
-    requests a second, less than a poller asks of it. The helpers are
+    requests a second, less than a poller asks of it; and a process holds
+    only so many listening sockets. The helpers are
     spawned, not forked, so that they inherit no database connection, and
     stop when this process is gone, however it ends."""
+    processes = max(processes, _processes_for_descriptors(meters))
     shares = _gateway_shares(meters, processes)
     context = multiprocessing.get_context('spawn')
     ready = context.SimpleQueue()
@@ -317,10 +323,9 @@ def run_forever(meters, models=None, processes=1):
         await serve(shares[0] if shares else [], models=models)
         for _ in helpers:
             ready.get()
-        ports = sorted({meter['port'] for meter in meters})
         print(json.dumps({
-            'ready': True, 'hosts': sorted({m['host'] for m in meters}),
-            'ports': [ports[0], ports[-1]] if ports else [],
+            'ready': True,
+            'gateways': len({(m['host'], m['port']) for m in meters}),
             'meters': len(meters), 'processes': 1 + len(helpers)}),
             flush=True)
         await asyncio.Event().wait()
@@ -336,6 +341,18 @@ def run_forever(meters, models=None, processes=1):
         for helper in helpers:
             helper.join(5)
     return 0
+
+
+def _processes_for_descriptors(meters):
+    """The fewest processes that can hold a listening socket per gateway
+    within the limit of open files, the limit raised as far as allowed
+    (the helpers inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    room = hard - SPARE_DESCRIPTORS
+    gateways = len({(m['host'], m['port']) for m in meters})
+    return -(-gateways // room)
 
 
 def _gateway_shares(meters, processes):
