@@ -15,6 +15,10 @@ import time
 _started = set()
 
 DEFAULT_DATABASE = 'rkc'
+# How often a task that trytond rescheduled after failing is run again, and
+# the first pause (in seconds) before that.
+MAX_RESCHEDULES = 4
+RESCHEDULE_PAUSE = 0.5
 
 
 def database_name(name=None):
@@ -62,17 +66,23 @@ def transaction(func, *args, database=None, user=0, context=None,
     from trytond.config import config
     from trytond.transaction import Transaction, TransactionError
 
-    from rkc import queue
-
     database = database_name(database)
     pool(database)
     context = {'rkc_job': job_name(func), **(context or {})}
     retry = config.getint('database', 'retry')
     count = 0
     extras = {}
+    # Tryton lists the tasks a transaction queues in a list of the thread,
+    # not of the transaction, and leaves emptying it to whoever runs them
+    # (trytond's dispatcher). Without taking them out, a long-lived worker
+    # ran every earlier job's tasks again after each job, and tasks of
+    # attempts rolled back; a caller's own tasks, below the mark, stay.
+    pending = Transaction().tasks
+    mark = len(pending)
     while True:
         if count:
             time.sleep(0.02 * count)
+        del pending[mark:]
         with Transaction().start(database, user, context=context,
                 readonly=readonly, **extras) as trans:
             try:
@@ -87,17 +97,36 @@ def transaction(func, *args, database=None, user=0, context=None,
                     count += 1
                     continue
                 raise
-            tasks = list(trans.tasks)
-        if tasks and queue.queue() is not None:
-            queue.enqueue_all(f'{__name__}.run_queued_task',
-                [(database, task) for task in tasks])
-        else:
-            for task in tasks:
-                run_queued_task(database, task)
+            tasks = pending[mark:]
+            del pending[mark:]
+        _run_tasks(database, tasks)
         return result
 
 
-def run_queued_task(database, task_id):
-    "The job running one task Tryton queued (e.g. caching a printout)."
+def _run_tasks(database, tasks, reschedules=0):
+    from rkc import queue
+    if tasks and queue.queue() is not None:
+        queue.enqueue_all(f'{__name__}.run_queued_task',
+            [(database, task, reschedules) for task in tasks])
+    else:
+        for task in tasks:
+            run_queued_task(database, task, reschedules)
+
+
+def run_queued_task(database, task_id, reschedules=0):
+    """The job running one task Tryton queued (e.g. caching a printout).
+
+    A task that keeps failing (a lock held elsewhere, say) trytond queues
+    again as a new task for its own worker to take later; that worker is
+    not run here, so the new task is queued as a job, after a pause that
+    doubles each time, up to MAX_RESCHEDULES times."""
+    from trytond.transaction import Transaction
     from trytond.worker import run_task
+    pending = Transaction().tasks
+    mark = len(pending)
     run_task(pool(database), task_id)
+    rescheduled = pending[mark:]
+    del pending[mark:]
+    if rescheduled and reschedules < MAX_RESCHEDULES:
+        time.sleep(RESCHEDULE_PAUSE * 2 ** reschedules)
+        _run_tasks(database, rescheduled, reschedules + 1)
