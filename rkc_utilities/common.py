@@ -3,17 +3,60 @@
 "Pieces shared by several business objects."
 import datetime as dt
 
-from sql import For
+from sql import Column, For
 
 from trytond import backend
 from trytond.i18n import gettext
-from trytond.model import fields
+from trytond.model import Index, Unique, fields
 from trytond.pyson import Bool, Eval, If
 from trytond.transaction import Transaction
 
 from rkc import queue
 
 from .exceptions import OverlapError
+
+
+class LeanIndexesMixin:
+    """Leaves out the indexes that another index or a unique key of the
+    table serves. Tryton indexes by itself the column of each reference to
+    a model that lists the records (partially, for an optional one); where
+    a declared index or a unique key leads with that column, the extra
+    index only costs every insert its upkeep, and these tables take
+    millions of inserts a month."""
+    __slots__ = ()
+
+    @classmethod
+    def __setup_indexes__(cls):
+        super().__setup_indexes__()
+        keys = [_index_columns(i) for i in cls._sql_indexes
+            if not i.options.get('where')]
+        keys += [tuple(c.name for c in constraint.columns)
+            for _, constraint, _ in cls._sql_constraints
+            if isinstance(constraint, Unique)]
+        cls._sql_indexes = {i for i in cls._sql_indexes
+            if not _served(i, [k for k in keys if k])}
+
+
+def _index_columns(index):
+    """The column names of a plain index on columns for equality or range
+    (which a b-tree on the same leading columns serves); else None."""
+    names = []
+    for expression, usage in index.expressions:
+        if not isinstance(expression, Column) or not isinstance(
+                usage, (Index.Equality, Index.Range)):
+            return None
+        names.append(expression.name)
+    return tuple(names)
+
+
+def _served(index, keys):
+    "Whether one of ``keys`` (column tuples, unconditional) serves ``index``."
+    columns = _index_columns(index)
+    if not columns:
+        return False
+    partial = bool(index.options.get('where'))
+    return any(key[:len(columns)] == columns
+        and (len(key) > len(columns) or partial) for key in keys)
 
 
 class DatedMixin:

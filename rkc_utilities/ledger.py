@@ -20,6 +20,7 @@ from rkc.bulk_insert import copy_insert
 from rkc.engine.money import round_money
 
 from .billing_input import _date
+from .common import LeanIndexesMixin
 from .exceptions import PostedError
 
 KINDS = [
@@ -46,7 +47,7 @@ ORIGINS = [
     ]
 
 
-class LedgerLine(ModelSQL, ModelView):
+class LedgerLine(LeanIndexesMixin, ModelSQL, ModelView):
     __name__ = 'rkc.ledger.line'
 
     account = fields.Many2One(

@@ -15,7 +15,7 @@ from trytond.transaction import Transaction
 from rkc import queue
 from rkc.metering import jobs, validation
 
-from .common import today
+from .common import LeanIndexesMixin, today
 from .exceptions import MeterError, ReadingError
 
 METER_STATES = [
@@ -165,10 +165,13 @@ class Meter(ModelSQL, ModelView):
                 'rkc_utilities.msg_meter_serial_unique'),
             ]
         # Premises and buildings have no One2Many of meters, so Tryton
-        # does not index these columns itself; billing reads by them.
+        # does not index these columns itself; billing reads by them, and
+        # each chunk of a poll by its gateways.
         cls._sql_indexes.update({
                 Index(t, (t.premise, Index.Equality())),
                 Index(t, (t.building, Index.Equality())),
+                Index(t, (t.modbus_host, Index.Equality()),
+                    (t.modbus_port, Index.Equality())),
                 })
 
     @staticmethod
@@ -231,7 +234,7 @@ class Meter(ModelSQL, ModelView):
                     zones=self.zones, model_zones=self.model.zones))
 
 
-class Reading(ModelSQL, ModelView):
+class Reading(LeanIndexesMixin, ModelSQL, ModelView):
     __name__ = 'rkc.meter.reading'
     # Who changed a reading and when is part of the audit trail.
     _history = True

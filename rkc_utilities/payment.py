@@ -29,7 +29,7 @@ from rkc.engine.regulations import default_regulations
 from rkc.payments.registry_format import (
     KINDS as LAYOUT_KINDS, RegistryFormat as Layout, RegistryFormatError)
 
-from .common import today
+from .common import LeanIndexesMixin, today
 from .exceptions import CashDeskError, PaymentError
 from .ledger import _money
 
@@ -55,7 +55,7 @@ METHODS = {PRINCIPAL: 'principal', PENALTY: 'penalty', ADVANCE: 'advance'}
 ZERO = Decimal('0.00')
 
 
-class Payment(Workflow, ModelSQL, ModelView):
+class Payment(LeanIndexesMixin, Workflow, ModelSQL, ModelView):
     __name__ = 'rkc.payment'
 
     account = fields.Many2One(

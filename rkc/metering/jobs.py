@@ -115,9 +115,15 @@ def register_serial(serial):
     return str(int(serial)) if serial.isdigit() else serial
 
 
-def load_previous(connection, gateways):
-    "validation.Previous of each meter behind ``gateways`` that has one."
-    condition, params = _gateway_filter(connection, gateways)
+def load_previous(connection, meter_ids):
+    "validation.Previous of each of the meters that has one."
+    if not meter_ids:
+        return {}
+    # By the meters' ids, which the readings' unique key leads with: by
+    # their gateways, the readings would be joined to all the meters.
+    condition = store.sql(connection,
+        f's.meter IN ({", ".join(["%s"] * len(meter_ids))})')
+    params = list(meter_ids)
     # Counters only grow, so the readings equal to the last one are the
     # unchanged stretch up to it.
     query = ('SELECT r.meter, r.read_at, r.value, r.value_t2, r.value_t3, '
@@ -128,7 +134,7 @@ def load_previous(connection, gateways):
         'AND COALESCE(s.value_t3, -1) = COALESCE(r.value_t3, -1)) '
         'FROM rkc_meter_reading r JOIN ('
         'SELECT s.meter, MAX(s.read_at) AS read_at '
-        'FROM rkc_meter_reading s JOIN rkc_meter m ON m.id = s.meter '
+        'FROM rkc_meter_reading s '
         f"WHERE s.state = 'valid' AND {condition} GROUP BY s.meter) l "
         'ON l.meter = r.meter AND l.read_at = r.read_at')
     cursor = connection.cursor()
@@ -239,7 +245,7 @@ def poll_gateways(connection, gateways, slot, centre=None, building=None,
     commit = commit or (lambda: None)
     gateways = [tuple(gateway) for gateway in gateways]
     targets, meters = load_meters(connection, gateways, centre, building)
-    previous = load_previous(connection, gateways)
+    previous = load_previous(connection, list(meters))
     scope = json.dumps({
         'slot': slot.isoformat(), 'centre': centre, 'building': building,
         'gateways': [f'{host}:{port}' for host, port in gateways]})

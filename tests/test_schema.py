@@ -1,0 +1,69 @@
+"""The database schema of the high-volume tables: every index costs each
+insert its upkeep, so none may be one that another index serves."""
+import uuid
+
+import pytest
+
+import town
+
+pytestmark = pytest.mark.postgresql
+
+# Tables that take millions of rows a month at 500,000 accounts.
+HIGH_VOLUME = ('rkc_ledger_line', 'rkc_payment', 'rkc_meter_reading')
+
+
+@pytest.fixture(scope='module')
+def database(tmp_path_factory):
+    var = tmp_path_factory.mktemp('schema')
+    env = town.environment(var)
+    name = f'schema_{uuid.uuid4().hex[:8]}'
+    town.unbilled(name, 5, env)
+    yield name
+    town.drop(name)
+
+
+def btree_indexes(database, table):
+    """{name: (columns, partial)} of the table's b-tree indexes on plain
+    columns (an index on an expression has no entry)."""
+    indexes = {}
+    for name, columns, partial in town.rows(database, """
+            SELECT i.relname,
+                array_agg(a.attname ORDER BY k.ordinality),
+                x.indpred IS NOT NULL
+            FROM pg_index x
+            JOIN pg_class t ON t.oid = x.indrelid
+            JOIN pg_class i ON i.oid = x.indexrelid
+            JOIN pg_am m ON m.oid = i.relam
+            CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY k(attnum)
+            LEFT JOIN pg_attribute a
+                ON a.attrelid = t.oid AND a.attnum = k.attnum
+            WHERE t.relname = %s AND m.amname = 'btree'
+                AND x.indexprs IS NULL
+            GROUP BY i.relname, x.indpred""", table):
+        indexes[name] = (tuple(columns), partial)
+    return indexes
+
+
+@pytest.mark.parametrize('table', HIGH_VOLUME)
+def test_no_index_is_served_by_another(database, table):
+    indexes = btree_indexes(database, table)
+    assert indexes
+    served = {
+        name: other
+        for name, (columns, partial) in indexes.items()
+        for other, (wider, other_partial) in indexes.items()
+        if other != name and not other_partial
+        and wider[:len(columns)] == columns
+        and (len(wider) > len(columns) or partial)}
+    assert served == {}
+
+
+def test_lookups_keep_their_index(database):
+    "What the jobs look up by still has an index leading with it."
+    leading = {table: {columns[0] for columns, _ in btree_indexes(
+                database, table).values()} for table in HIGH_VOLUME}
+    assert {'account', 'origin', 'period', 'move'} <= leading[
+        'rkc_ledger_line']
+    assert {'account', 'agent', 'registry_import', 'shift'} <= leading[
+        'rkc_payment']
+    assert 'meter' in leading['rkc_meter_reading']
