@@ -272,6 +272,11 @@ class Reading(LeanIndexesMixin, ModelSQL, ModelView):
             ('meter_read_at_unique', Unique(t, t.meter, t.read_at),
                 'rkc_utilities.msg_reading_unique'),
             ]
+        # The desk's lists of readings held for review and rejected: a
+        # partial index holds only those, not the millions of valid ones.
+        cls._sql_indexes.add(
+            Index(t, (t.state, Index.Equality()),
+                where=t.state.in_(['review', 'rejected'])))
         cls._order = [('read_at', 'DESC'), ('id', 'DESC')]
         cls._buttons.update({
                 'accept': {

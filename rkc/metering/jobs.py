@@ -119,26 +119,32 @@ def load_previous(connection, meter_ids):
     "validation.Previous of each of the meters that has one."
     if not meter_ids:
         return {}
-    # By the meters' ids, which the readings' unique key leads with: by
-    # their gateways, the readings would be joined to all the meters.
-    condition = store.sql(connection,
-        f's.meter IN ({", ".join(["%s"] * len(meter_ids))})')
-    params = list(meter_ids)
+    # By the meters' ids, which the readings' unique key leads with, and
+    # the last reading of each found in one pass over their readings: by
+    # their gateways, or joined back to the readings by meter and time,
+    # PostgreSQL's planner read all of them (9 million at 500,000
+    # accounts) for each chunk.
+    among = ', '.join(['%s'] * len(meter_ids))
+    if store.is_sqlite(connection):
+        # SQLite takes the bare columns from the row of the MAX.
+        last = ('SELECT meter, MAX(read_at) AS read_at, value, value_t2, '
+            "value_t3 FROM rkc_meter_reading WHERE state = 'valid' "
+            f'AND meter IN ({among}) GROUP BY meter')
+    else:
+        last = ('SELECT DISTINCT ON (meter) meter, read_at, value, '
+            "value_t2, value_t3 FROM rkc_meter_reading WHERE state = 'valid' "
+            f'AND meter IN ({among}) ORDER BY meter, read_at DESC')
     # Counters only grow, so the readings equal to the last one are the
     # unchanged stretch up to it.
-    query = ('SELECT r.meter, r.read_at, r.value, r.value_t2, r.value_t3, '
+    query = ('SELECT l.meter, l.read_at, l.value, l.value_t2, l.value_t3, '
         '(SELECT MIN(s.read_at) FROM rkc_meter_reading s '
-        "WHERE s.meter = r.meter AND s.state = 'valid' "
-        'AND s.value = r.value '
-        'AND COALESCE(s.value_t2, -1) = COALESCE(r.value_t2, -1) '
-        'AND COALESCE(s.value_t3, -1) = COALESCE(r.value_t3, -1)) '
-        'FROM rkc_meter_reading r JOIN ('
-        'SELECT s.meter, MAX(s.read_at) AS read_at '
-        'FROM rkc_meter_reading s '
-        f"WHERE s.state = 'valid' AND {condition} GROUP BY s.meter) l "
-        'ON l.meter = r.meter AND l.read_at = r.read_at')
+        "WHERE s.meter = l.meter AND s.state = 'valid' "
+        'AND s.value = l.value '
+        'AND COALESCE(s.value_t2, -1) = COALESCE(l.value_t2, -1) '
+        'AND COALESCE(s.value_t3, -1) = COALESCE(l.value_t3, -1)) '
+        f'FROM ({last}) l')
     cursor = connection.cursor()
-    cursor.execute(query, params)
+    cursor.execute(store.sql(connection, query), list(meter_ids))
     previous = {}
     for meter, read_at, *values, since in cursor.fetchall():
         previous[meter] = validation.Previous(
