@@ -33,12 +33,16 @@ from trytond.i18n import gettext
 from trytond.model import ModelSQL, ModelView, Unique, fields
 from trytond.modules.product import price_digits
 from trytond.pool import Pool
+from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
 from rkc.engine.allocation import pro_rata
 from rkc.engine.invoicing import quantity_and_price
 
 from .exceptions import BillingError
+
+# Invoices whose printouts one queued task renders (about 0.3 s each).
+PRINTOUTS_PER_TASK = 50
 
 
 class AccountInvoice(ModelSQL, ModelView):
@@ -94,9 +98,13 @@ class AccountInvoice(ModelSQL, ModelView):
         Invoice.save(invoices)
         Invoice.update_taxes(invoices)
         # Invoices are dated at the end of the month billed, which may not
-        # have come yet: the run is the accountants' decision.
+        # have come yet: the run is the accountants' decision. Tryton
+        # queues one task rendering the printouts of the invoices posted
+        # together: posted in slices, the printouts of a town's thousand
+        # invoices are rendered by all the workers, not one.
         with Transaction().set_context(_skip_warnings=True):
-            Invoice.post(invoices)
+            for posted in grouped_slice(invoices, PRINTOUTS_PER_TASK):
+                Invoice.post(list(posted))
         for values, invoice in zip(records, invoices, strict=True):
             values['invoice'] = invoice.id
         records = cls.create(records)
