@@ -3,7 +3,6 @@ readings, passports, approvals and write-offs are recorded with the user,
 the time, old and new values and the job that made them; the log is
 read-only and only administrators and accountants read it."""
 import datetime as dt
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -21,11 +20,7 @@ IMMUTABLE = ('Журнал изменений хранит, кто, что и к
 
 @pytest.fixture(scope='module')
 def database(tmp_path_factory):
-    var = tmp_path_factory.mktemp('audit')
-    env = town.environment(var)
-    name = f'audit_{uuid.uuid4().hex[:8]}'
-    with town.configured(
-            var, name, lambda name: town.unbilled(name, 20, env)):
+    with town.unbilled_town(tmp_path_factory, 'audit', 20) as name:
         yield name, tryton_job.transaction(_users, database=name)
 
 

@@ -1,9 +1,9 @@
 """Tasks Tryton queues (``ir.queue``, e.g. caching an invoice's printout)
 as rkc runs them outside trytond's server: each once, in a long-lived
 process too, and a task trytond reschedules after failing is run again."""
+import contextlib
 import threading
 import time
-import uuid
 
 import pytest
 
@@ -16,11 +16,7 @@ pytestmark = pytest.mark.postgresql
 
 @pytest.fixture(scope='module')
 def database(tmp_path_factory):
-    var = tmp_path_factory.mktemp('tasks')
-    env = town.environment(var)
-    name = f'tasks_{uuid.uuid4().hex[:8]}'
-    with town.configured(
-            var, name, lambda name: town.unbilled(name, 20, env)):
+    with town.unbilled_town(tmp_path_factory, 'tasks', 20) as name:
         yield name
 
 
@@ -94,9 +90,12 @@ def test_caller_tasks_are_left_to_the_caller(inline):
     assert [t for t, _ in tasks(inline)] == attempts
 
 
-def lock_admin(database, held):
-    """Hold the admin's row locked until ``held`` is cleared, as a desk
-    user saving it for long would."""
+@contextlib.contextmanager
+def admin_locked(database):
+    """The admin's row locked by another connection, as a desk user saving
+    it for long would, until the yielded event is cleared."""
+    held = threading.Event()
+    held.set()
     locked = threading.Event()
 
     def hold():
@@ -106,34 +105,31 @@ def lock_admin(database, held):
             locked.set()
             while held.is_set():
                 time.sleep(0.02)
-    thread = threading.Thread(target=hold)
-    thread.start()
-    locked.wait(10)
-    return thread
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        locked.wait(10)
+        yield held
+    finally:
+        held.clear()
+        holder.join()
 
 
 def test_task_rescheduled_after_failing_runs_once_the_lock_is_gone(
         inline, monkeypatch):
     monkeypatch.setattr(tryton_job, 'RESCHEDULE_PAUSE', 0.2)
-    held = threading.Event()
-    held.set()
-    holder = lock_admin(inline, held)
-
-    def release_once_rescheduled():
-        town.wait_for(lambda: len(tasks(inline)) == 2, timeout=60,
-            what='the task rescheduled')
-        held.clear()
-    releaser = threading.Thread(target=release_once_rescheduled)
-    releaser.start()
-    try:
+    with admin_locked(inline) as held:
+        def release_once_rescheduled():
+            town.wait_for(lambda: len(tasks(inline)) == 2, timeout=60,
+                what='the task rescheduled')
+            held.clear()
+        releaser = threading.Thread(target=release_once_rescheduled)
+        releaser.start()
         # The task's lock is refused (NOWAIT) until trytond gives up and
         # queues it again; that one runs after a pause, once it is free.
         run, _ = queue_task('lock')
         tryton_job.transaction(run, database=inline)
-    finally:
         releaser.join()
-        held.clear()
-        holder.join()
     (_, failed), (_, done) = tasks(inline)
     assert failed is None and done is not None
     assert pending_in_thread() == []
@@ -142,15 +138,9 @@ def test_task_rescheduled_after_failing_runs_once_the_lock_is_gone(
 def test_task_failing_for_good_is_rescheduled_a_bounded_number_of_times(
         inline, monkeypatch):
     monkeypatch.setattr(tryton_job, 'RESCHEDULE_PAUSE', 0.01)
-    held = threading.Event()
-    held.set()
-    holder = lock_admin(inline, held)
-    try:
+    with admin_locked(inline):
         run, _ = queue_task('lock')
         tryton_job.transaction(run, database=inline)
-    finally:
-        held.clear()
-        holder.join()
     # The first run and one per reschedule failed; the last task is left
     # in the queue, unfinished, for an administrator.
     assert [f for _, f in tasks(inline)] == [None] * (

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import psycopg
@@ -69,6 +70,17 @@ def configured(var, name, build):
         for option, value in saved.items():
             config.set('database', option, value)
         drop(name)
+
+
+@contextlib.contextmanager
+def unbilled_town(tmp_path_factory, prefix, accounts):
+    """An unbilled town of ``accounts`` accounts named ``prefix_…``, this
+    process's Tryton configured for it; yields its name."""
+    var = tmp_path_factory.mktemp(prefix)
+    env = environment(var)
+    name = f'{prefix}_{uuid.uuid4().hex[:8]}'
+    with configured(var, name, lambda name: unbilled(name, accounts, env)):
+        yield name
 
 
 @contextlib.contextmanager
