@@ -97,10 +97,16 @@ def transaction(func, *args, database=None, user=0, context=None,
                     count += 1
                     continue
                 raise
-            tasks = pending[mark:]
-            del pending[mark:]
+            tasks = _taken(pending, mark)
         _run_tasks(database, tasks)
         return result
+
+
+def _taken(pending, mark):
+    "The tasks queued in the thread's list past ``mark``, taken out of it."
+    tasks = pending[mark:]
+    del pending[mark:]
+    return tasks
 
 
 def _run_tasks(database, tasks, reschedules=0):
@@ -125,8 +131,7 @@ def run_queued_task(database, task_id, reschedules=0):
     pending = Transaction().tasks
     mark = len(pending)
     run_task(pool(database), task_id)
-    rescheduled = pending[mark:]
-    del pending[mark:]
+    rescheduled = _taken(pending, mark)
     if rescheduled and reschedules < MAX_RESCHEDULES:
         time.sleep(RESCHEDULE_PAUSE * 2 ** reschedules)
         _run_tasks(database, rescheduled, reschedules + 1)

@@ -306,7 +306,8 @@ def run_forever(meters, models=None, processes=1):
     only so many listening sockets. The helpers are
     spawned, not forked, so that they inherit no database connection, and
     stop when this process is gone, however it ends."""
-    processes = max(processes, _processes_for_descriptors(meters))
+    gateways = len({(m['host'], m['port']) for m in meters})
+    processes = max(processes, _processes_for_descriptors(gateways))
     shares = _gateway_shares(meters, processes)
     context = multiprocessing.get_context('spawn')
     ready = context.SimpleQueue()
@@ -325,7 +326,7 @@ def run_forever(meters, models=None, processes=1):
             ready.get()
         print(json.dumps({
             'ready': True,
-            'gateways': len({(m['host'], m['port']) for m in meters}),
+            'gateways': gateways,
             'meters': len(meters), 'processes': 1 + len(helpers)}),
             flush=True)
         await asyncio.Event().wait()
@@ -343,15 +344,14 @@ def run_forever(meters, models=None, processes=1):
     return 0
 
 
-def _processes_for_descriptors(meters):
-    """The fewest processes that can hold a listening socket per gateway
-    within the limit of open files, the limit raised as far as allowed
-    (the helpers inherit it)."""
+def _processes_for_descriptors(gateways):
+    """The fewest processes that can hold a listening socket for each of
+    ``gateways`` (a count) within the limit of open files, the limit raised
+    as far as allowed (the helpers inherit it)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     room = hard - SPARE_DESCRIPTORS
-    gateways = len({(m['host'], m['port']) for m in meters})
     return -(-gateways // room)
 
 
