@@ -6,7 +6,7 @@ The billing bench's town of ``--accounts`` accounts with last month billed
 (kept as ``bench_payments_<accounts>``) gets, per scale, a fresh copy and
 one Sberbank-style registry of N payment lines, one per account in turn as
 a day's registry has them (a second payment of an account is an advance);
-``rkc import-registry`` imports it (two streaming passes, payments,
+``rkc import-registry`` imports it (one streaming pass, payments,
 allocation into the subledger, GL summary). Prints lines/s and the import
 process's peak memory.
 """

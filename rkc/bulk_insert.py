@@ -44,12 +44,17 @@ def copy_insert(cursor, table, columns, rows, conflict, returning=()):
 
 
 def copy_into(cursor, table, columns, rows):
-    "COPY ``rows`` (sequences in ``columns`` order) straight into ``table``."
+    """COPY ``rows`` (sequences in ``columns`` order, any iterable: the
+    server inserts what it has received while the rest are made) straight
+    into ``table``; the number of rows."""
+    count = 0
     with cursor.copy(sql.SQL('COPY {} ({}) FROM STDIN').format(
                 sql.Identifier(table),
                 sql.SQL(', ').join(map(sql.Identifier, columns)))) as copy:
         for row in rows:
             copy.write_row(row)
+            count += 1
+    return count
 
 
 def execute_returning(cursor, query):

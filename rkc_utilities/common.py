@@ -4,6 +4,7 @@
 import datetime as dt
 
 from sql import Column, For
+from sql.operators import Any
 
 from trytond import backend
 from trytond.i18n import gettext
@@ -141,6 +142,16 @@ class JobFailureMixin:
 
 def today():
     return dt.date.today()
+
+
+def among(column, values):
+    """``column`` is one of ``values`` (a list): on PostgreSQL one array
+    parameter, as psycopg parses a query with thousands of placeholders
+    for longer than the server takes to run it; IN elsewhere (the caller
+    keeps the list under backend.MAX_QUERY_PARAMS)."""
+    if backend.name == 'postgresql':
+        return column == Any(values)
+    return column.in_(values)
 
 
 def queue_after_commit(job, records):

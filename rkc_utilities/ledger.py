@@ -16,7 +16,7 @@ from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
-from rkc.bulk_insert import copy_insert
+from rkc.bulk_insert import copy_insert, copy_into
 from rkc.engine.money import round_money
 
 from .billing_input import _date
@@ -147,13 +147,14 @@ class LedgerLine(LeanIndexesMixin, ModelSQL, ModelView):
                 f'ANALYZE "{cls._table}"')
 
     @classmethod
-    def insert_rows(cls, rows):
-        """Insert plain rows (dicts with the table's columns, ``move``
+    def insert_rows(cls, rows, new_origins=False):
+        """Insert plain rows (an iterable of dicts with the table's
+        columns, ``move``
         optional: the prepared move of LedgerPosting.prepare) with one
         statement prepared once; rows already there (same unique key) are
-        skipped. Returns the number inserted."""
-        if not rows:
-            return 0
+        skipped. ``new_origins`` says the rows' origins were created in
+        this transaction, so none of their lines can be there yet and
+        PostgreSQL copies them straight in. Returns the number inserted."""
         table = cls.__table__()
         transaction = Transaction()
         columns = [
@@ -162,7 +163,17 @@ class LedgerLine(LeanIndexesMixin, ModelSQL, ModelView):
             'origin', 'part', 'move']
         cursor = transaction.connection.cursor()
         user = transaction.user
-        values = [[row.get(c) for c in columns] + [user] for row in rows]
+        values = ([row.get(c) for c in columns] + [user] for row in rows)
+        if backend.name == 'postgresql' and new_origins:
+            # Without the staging table and the conflict check a payment
+            # line costs a fifth less to insert; and rows made as they are
+            # copied keep the server inserting while the caller makes the
+            # next ones.
+            return copy_into(
+                cursor, cls._table, columns + ['create_uid'], values)
+        values = list(values)
+        if not values:
+            return 0
         if backend.name == 'postgresql':
             return copy_insert(cursor, cls._table, columns + ['create_uid'],
                 values, conflict=CONFLICT)

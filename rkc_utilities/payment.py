@@ -10,8 +10,9 @@ from collections import defaultdict
 from decimal import Decimal
 from importlib import resources
 
-from sql import Conflict
+from sql import Conflict, Null
 from sql.aggregate import Sum
+from sql.conditionals import Case, Coalesce
 from sql.functions import CurrentTimestamp
 from sql.operators import Concat
 
@@ -29,7 +30,7 @@ from rkc.engine.regulations import default_regulations
 from rkc.payments.registry_format import (
     KINDS as LAYOUT_KINDS, RegistryFormat as Layout, RegistryFormatError)
 
-from .common import LeanIndexesMixin, today
+from .common import LeanIndexesMixin, among, today
 from .exceptions import CashDeskError, PaymentError
 from .ledger import _money
 
@@ -272,11 +273,11 @@ class Allocated:
 class _AccountLedger:
     "An account's subledger balances, as allocation sees them."
     principal: dict = dataclasses.field(
-        default_factory=lambda: defaultdict(Decimal))  # (period, service)
+        default_factory=dict)  # (period, service): balance
     penalty: dict = dataclasses.field(
-        default_factory=lambda: defaultdict(Decimal))  # (period, service)
+        default_factory=dict)  # (period, service): balance
     charged: dict = dataclasses.field(
-        default_factory=lambda: defaultdict(dict))  # period: {service: x}
+        default_factory=dict)  # period: {service: charges}
 
 
 def allocate_into_subledger(payments, regulations=None, moves=None):
@@ -296,15 +297,16 @@ def allocate_into_subledger(payments, regulations=None, moves=None):
     ledgers = _ledgers(list(by_account))
     fallback = _subscribed_services(
         [a for a in by_account if not ledgers[a].charged])
-    rows = []
-    for account, account_payments in by_account.items():
-        rows.extend(_account_rows(
-                account_payments, ledgers[account], fallback.get(account),
-                regulations))
-    if moves:
-        for row in rows:
-            row['move'] = moves[row['centre']]
-    return Line.insert_rows(rows)
+
+    def rows():
+        for account, account_payments in by_account.items():
+            for row in _account_rows(account_payments, ledgers[account],
+                    fallback.get(account), regulations):
+                if moves:
+                    row['move'] = moves[row['centre']]
+                yield row
+    # The payments are new: none of them has a line yet.
+    return Line.insert_rows(rows(), new_origins=True)
 
 
 def _ledgers(account_ids):
@@ -312,27 +314,34 @@ def _ledgers(account_ids):
     Line = pool.get('rkc.ledger.line')
     line = Line.__table__()
     cursor = Transaction().connection.cursor()
+    # Penalties and the payments of them are a balance apart (a line
+    # without a method is not one: the coalesce keeps NULL out of NOT).
+    is_penalty = ((line.kind == 'penalty')
+        | (Coalesce(line.method, '') == 'penalty'))
+
+    def total(condition):
+        return Sum(Case((condition, line.amount), else_=Null))
     ledgers = defaultdict(_AccountLedger)
     for ids in grouped_slice(account_ids, backend.MAX_QUERY_PARAMS):
+        # Summed by the database to one row per period and service: an
+        # account's history has several lines for each.
         cursor.execute(*line.select(
-                line.account, line.period, line.service, line.kind,
-                line.method, Sum(line.amount),
-                where=line.account.in_(list(ids)),
-                group_by=[line.account, line.period, line.service,
-                    line.kind, line.method]))
-        for account, period, service, kind, method, amount in cursor:
+                line.account, line.period, line.service,
+                total(~is_penalty), total(is_penalty),
+                total(line.kind == 'charge'),
+                where=among(line.account, list(ids)),
+                group_by=[line.account, line.period, line.service]))
+        for account, period, service, principal, penalty, charged in cursor:
             ledger = ledgers[account]
             period = _date(period)
-            amount = _money(amount)
             key = (period, service)
-            # Penalties and the payments of them are a balance apart.
-            if kind == 'penalty' or method == 'penalty':
-                ledger.penalty[key] += amount
-            else:
-                ledger.principal[key] += amount
-            if kind == 'charge':
-                charged = ledger.charged[period]
-                charged[service] = charged.get(service, ZERO) + amount
+            if principal is not None:
+                ledger.principal[key] = _money(principal)
+            if penalty is not None:
+                ledger.penalty[key] = _money(penalty)
+            if charged is not None:
+                ledger.charged.setdefault(period, {})[service] = _money(
+                    charged)
     return ledgers
 
 
@@ -353,7 +362,7 @@ def _subscribed_services(account_ids):
     for ids in grouped_slice(account_ids, backend.MAX_QUERY_PARAMS):
         cursor.execute(*table.select(
                 table.account, table.service,
-                where=table.account.in_(list(ids)),
+                where=among(table.account, list(ids)),
                 order_by=[table.account, table.service]))
         for account, service in cursor:
             if service not in services[account]:

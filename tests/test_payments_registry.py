@@ -296,6 +296,34 @@ def test_each_registry_error_quarantines_the_file(database, case):
     assert counts(name) == before
 
 
+def test_a_bad_line_after_credited_batches_undoes_them(database):
+    from rkc.payments import importer
+    name, env, var = database
+    numbers = list(debts(name)) + ['UNKNOWN-1']
+    lines = importer.BATCH + 500
+    path = registry_file(var, 'late.txt', [
+            payment(n, numbers[n % len(numbers)], '10.00')
+            for n in range(lines)])
+    text = path.read_bytes().decode('cp1251').split('\r\n')
+    # The last payment line: its batch comes after a written one.
+    text[lines - 1] = text[lines - 1].replace(';10,00;', ';10.0;', 1)
+    path.write_bytes('\r\n'.join(text).encode('cp1251'))
+    before = counts(name)
+    moves = town.rows(name, 'SELECT count(*) FROM account_move')
+
+    done = import_file(name, env, path)
+
+    assert done.returncode == 2
+    assert f"{lines}: amount '10.0' is not a non-negative amount" in (
+        done.stdout)
+    assert 'credited 0, duplicates 0, to suspense 0' in done.stdout
+    assert counts(name) == before
+    assert town.rows(name, 'SELECT count(*) FROM account_move') == moves
+    assert town.rows(name, 'SELECT state, records, credited, suspended '
+        'FROM rkc_payment_registry_import') == [
+        ('quarantined', lines - 1, 0, 0)]
+
+
 def test_two_workers_importing_one_file_count_it_once(database):
     name, env, var = database
     numbers = list(debts(name))[:10]
