@@ -12,10 +12,7 @@ from rkc.payments.registry import (
     LineError,
     Payment,
     Reading,
-    RegistryChanged,
     RegistryReader,
-    accepted_records,
-    check_registry,
 )
 from rkc.payments.registry_format import (
     RegistryFormat,
@@ -318,33 +315,6 @@ def test_summary_is_refused_before_the_end():
     reader = RegistryReader(io.BytesIO(b''), SBERBANK)
     with pytest.raises(RuntimeError, match='not been read to its end'):
         assert reader.summary
-
-
-def test_two_pass_import_checks_then_yields_the_same_records():
-    data = sberbank_file(LINE_1, LINE_2, TRAILER)
-    stream = io.BytesIO(data)
-    summary = check_registry(stream, SBERBANK)
-    assert summary.accepted
-    stream.seek(0)
-    records = list(accepted_records(stream, SBERBANK, summary))
-    assert [r.operation_id for r in records] == ['1001', '1002']
-
-
-def test_second_pass_refuses_a_quarantined_or_changed_file():
-    bad = sberbank_file(LINE_1, LINE_2)
-    summary = check_registry(io.BytesIO(bad), SBERBANK)
-    with pytest.raises(ValueError, match='is quarantined, not accepted'):
-        list(accepted_records(io.BytesIO(bad), SBERBANK, summary))
-
-    good = sberbank_file(LINE_1, LINE_2, TRAILER)
-    summary = check_registry(io.BytesIO(good), SBERBANK)
-    changed = good.replace(b'1002', b'1003')
-    with pytest.raises(RegistryChanged, match='the checked one '
-            + summary.sha256):
-        list(accepted_records(io.BytesIO(changed), SBERBANK, summary))
-    broken = good.replace(b'99,99;99,99', b'99;99,99')
-    with pytest.raises(RegistryChanged, match='line 3: trailer total'):
-        list(accepted_records(io.BytesIO(broken), SBERBANK, summary))
 
 
 def base_config(**changes):

@@ -4,14 +4,10 @@ A registry is reconciled as a whole against the agent's bank transfer, so
 one bad line, a missing trailer or a trailer mismatch quarantines the whole
 file: the summary lists every problem at once and nothing is written.
 
-Two ways to import, both natural for a database layer:
-
-- ``summary = check_registry(f, fmt)``; when ``summary.accepted``, rewind
-  and write ``accepted_records(f, fmt, summary)`` in one transaction (it
-  raises :class:`RegistryChanged` at the end if the bytes differ);
-- or iterate a :class:`RegistryReader` (records and :class:`LineError`
-  items) straight into a transaction, then commit only if
-  ``reader.summary.accepted``.
+To import, iterate a :class:`RegistryReader` (records and
+:class:`LineError` items) straight into a transaction and keep what it
+wrote only if ``reader.summary.accepted``; :func:`check_registry` reads a
+file through for its summary alone.
 
 Memory stays bounded by the longest allowed line, except the index of
 operation keys for the duplicate check: one 64-bit hash per line.
@@ -132,7 +128,7 @@ class RegistrySummary:
 
 
 class RegistryChanged(Exception):
-    "The file read in the second pass is not the one that was checked."
+    "The file's bytes changed while it was being imported."
 
 
 class _Problem(Exception):
@@ -553,28 +549,8 @@ def _money_parser(fmt):
 
 
 def check_registry(stream, fmt, max_errors=1000):
-    "First pass: read the whole file, keep only its summary."
+    "Read the whole file, keep only its summary."
     reader = RegistryReader(stream, fmt, max_errors)
     for _ in reader:
         pass
     return reader.summary
-
-
-def accepted_records(stream, fmt, summary):
-    """Second pass over a file that :func:`check_registry` accepted: yield
-    its records; raise :class:`RegistryChanged` (so that the caller's
-    transaction rolls back) if the bytes are not the checked ones."""
-    if not summary.accepted:
-        raise ValueError(
-            f'registry {summary.sha256} is quarantined, not accepted')
-    reader = RegistryReader(stream, fmt, max_errors=1)
-    for item in reader:
-        if isinstance(item, LineError):
-            raise RegistryChanged(
-                f'line {item.line}: {item.message} (the file changed '
-                f'after it was checked)')
-        yield item
-    if reader.summary.sha256 != summary.sha256:
-        raise RegistryChanged(
-            f'the file read has SHA-256 {reader.summary.sha256}, the '
-            f'checked one {summary.sha256}')
