@@ -23,8 +23,14 @@ class LeanIndexesMixin:
     a model that lists the records (partially, for an optional one); where
     a declared index or a unique key leads with that column, the extra
     index only costs every insert its upkeep, and these tables take
-    millions of inserts a month."""
+    millions of inserts a month.
+
+    For a reference field Tryton also indexes the referenced id, to search
+    the documents by their records (``lines.amount`` on the document);
+    a model lists in ``_unsearched_references`` the reference fields that
+    nothing searches through, and their index is left out too."""
     __slots__ = ()
+    _unsearched_references = ()
 
     @classmethod
     def __setup_indexes__(cls):
@@ -35,7 +41,8 @@ class LeanIndexesMixin:
             for _, constraint, _ in cls._sql_constraints
             if isinstance(constraint, Unique)]
         cls._sql_indexes = {i for i in cls._sql_indexes
-            if not _served(i, [k for k in keys if k])}
+            if not _served(i, [k for k in keys if k])
+            and not _reference_search(i, cls._unsearched_references)}
 
 
 def _index_columns(index):
@@ -48,6 +55,13 @@ def _index_columns(index):
             return None
         names.append(expression.name)
     return tuple(names)
+
+
+def _reference_search(index, names):
+    "Whether ``index`` is Tryton's search index of a reference in ``names``."
+    expression, usage = index.expressions[0]
+    return (isinstance(usage, Index.Similarity)
+        and isinstance(expression, Column) and expression.name in names)
 
 
 def _served(index, keys):
