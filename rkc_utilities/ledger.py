@@ -209,6 +209,8 @@ class LedgerLine(LeanIndexesMixin, ModelSQL, ModelView):
 
 def _money(value):
     "A sum read from SQL (SQLite returns floats) as Decimal kopecks."
+    if isinstance(value, Decimal):
+        return round_money(value)
     return round_money(Decimal(str(value or 0)))
 
 
