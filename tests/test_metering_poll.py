@@ -212,6 +212,39 @@ def test_sqlite_store_is_idempotent():
         'ORDER BY meter').fetchall() == [(1, 12.345), (2, 12.345)]
 
 
+def previous_readings_of_many_meters(connection):
+    """The last readings of 70,000 meters, more than one statement binds
+    on either backend (PostgreSQL 65,535, SQLite 32,766): the first and
+    the last meter have readings, the last unchanged for a day."""
+    first, last = datetime(2025, 3, 1, 10), datetime(2025, 3, 2, 10)
+    rows = [(meter, read_at, value, None, None, 'remote', 'valid', None,
+            None, None, read_at)
+        for meter, read_at, value in [(1, first, Decimal('5.5')),
+            (70_000, first, Decimal('7.25')),
+            (70_000, last, Decimal('7.25'))]]
+    assert store.store_readings(connection, rows) == 3
+    previous = jobs.load_previous(connection, list(range(1, 70_001)))
+    assert sorted(previous) == [1, 70_000]
+    assert previous[1].values == (Decimal('5.5'),)
+    assert previous[70_000].values == (Decimal('7.25'),)
+    assert previous[70_000].read_at == last
+    assert previous[70_000].unchanged_since == first
+
+
+def test_previous_readings_beyond_the_parameter_limit_sqlite():
+    import sqlite3
+    connection = sqlite3.connect(':memory:')
+    # SQLite's default build; Debian's allows more.
+    connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32766)
+    store.create_tables(connection)
+    previous_readings_of_many_meters(connection)
+
+
+def test_previous_readings_beyond_the_parameter_limit(database):
+    with psycopg.connect(database) as connection:
+        previous_readings_of_many_meters(connection)
+
+
 @pytest.mark.parametrize('processes', [1, 2])
 def test_simulate_command_serves_the_exported_fleet(processes):
     port = simulator.free_base_port(2)

@@ -117,23 +117,30 @@ def register_serial(serial):
 
 def load_previous(connection, meter_ids):
     "validation.Previous of each of the meters that has one."
-    if not meter_ids:
-        return {}
+    previous = {}
+    # A chunk's meters may outnumber what one statement can bind.
+    for start in range(0, len(meter_ids), store.MAX_PARAMETERS):
+        previous.update(_load_previous(
+            connection, meter_ids[start:start + store.MAX_PARAMETERS]))
+    return previous
+
+
+def _load_previous(connection, meter_ids):
     # By the meters' ids, which the readings' unique key leads with, and
     # the last reading of each found in one pass over their readings: by
     # their gateways, or joined back to the readings by meter and time,
     # PostgreSQL's planner read all of them (9 million at 500,000
     # accounts) for each chunk.
-    among = ', '.join(['%s'] * len(meter_ids))
+    among, params = store.among(connection, 'meter', meter_ids)
     if store.is_sqlite(connection):
         # SQLite takes the bare columns from the row of the MAX.
         last = ('SELECT meter, MAX(read_at) AS read_at, value, value_t2, '
             "value_t3 FROM rkc_meter_reading WHERE state = 'valid' "
-            f'AND meter IN ({among}) GROUP BY meter')
+            f'AND {among} GROUP BY meter')
     else:
         last = ('SELECT DISTINCT ON (meter) meter, read_at, value, '
             "value_t2, value_t3 FROM rkc_meter_reading WHERE state = 'valid' "
-            f'AND meter IN ({among}) ORDER BY meter, read_at DESC')
+            f'AND {among} ORDER BY meter, read_at DESC')
     # Counters only grow, so the readings equal to the last one are the
     # unchanged stretch up to it.
     query = ('SELECT l.meter, l.read_at, l.value, l.value_t2, l.value_t3, '
@@ -144,7 +151,7 @@ def load_previous(connection, meter_ids):
         'AND COALESCE(s.value_t3, -1) = COALESCE(l.value_t3, -1)) '
         f'FROM ({last}) l')
     cursor = connection.cursor()
-    cursor.execute(store.sql(connection, query), list(meter_ids))
+    cursor.execute(store.sql(connection, query), params)
     previous = {}
     for meter, read_at, *values, since in cursor.fetchall():
         previous[meter] = validation.Previous(

@@ -61,6 +61,12 @@ CREATE TABLE rkc_meter_reading (
 '''
 
 
+# Bound parameters a statement of SQLite's default build may take; the
+# callers slice by it
+# on both backends (PostgreSQL's limit is 65,535) for one code path.
+MAX_PARAMETERS = 32766
+
+
 def is_sqlite(connection):
     return isinstance(connection, sqlite3.Connection)
 
@@ -68,6 +74,15 @@ def is_sqlite(connection):
 def sql(connection, query):
     "``query`` written with %s placeholders in the connection's style."
     return query.replace('%s', '?') if is_sqlite(connection) else query
+
+
+def among(connection, column, values):
+    """The condition that ``column`` is one of ``values`` (at most
+    MAX_PARAMETERS of them) and its parameters: one array on PostgreSQL,
+    so the server parses one placeholder, not thousands."""
+    if is_sqlite(connection):
+        return f'{column} IN ({", ".join("?" * len(values))})', list(values)
+    return f'{column} = ANY(%s)', [list(values)]
 
 
 def create_tables(connection):
