@@ -98,8 +98,7 @@ async def exchange(answers):
             poller.Target(meter, meter, MODEL)
             for meter in range(1, METERS + 1)))
     try:
-        result = await poller.poll_gateway(
-            gateway, SETTINGS, asyncio.Semaphore(1))
+        result = await poller.poll_gateway(gateway, SETTINGS)
     finally:
         server.close()
         await server.wait_closed()

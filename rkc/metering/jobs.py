@@ -8,7 +8,6 @@ run again within the hour, stores the readings it gets under the same
 (meter, read_at) keys, so nothing already stored is duplicated and only the
 meters missing from the first run are added.
 """
-import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -175,7 +174,7 @@ class Tally:
         self.alerts = []
         self.latencies = []
 
-    def add(self, result, verdicts, stored):
+    def add(self, result, verdicts):
         failures = {}
         for failure in result.failures:
             failures[failure.reason] = failures.get(failure.reason, 0) + 1
@@ -189,7 +188,6 @@ class Tally:
                 self.alerts.append(meter)
         self.counts['read'] += len(result.reads)
         self.counts['failed'] += len(result.failures)
-        self.counts['stored'] += stored
         self.latencies.extend(read.latency for read in result.reads)
         self.gateways[f'{result.host}:{result.port}'] = {
             'read': len(result.reads), 'failed': failures,
@@ -249,8 +247,8 @@ def poll_gateways(connection, gateways, slot, centre=None, building=None,
     """Poll, validate and store the meters of the scope behind
     ``gateways`` ([(host, port)]) for the poll slot ``slot`` (ISO text or
     datetime) on ``connection``; return the summary. ``commit`` is called
-    after each gateway's readings, if the caller wants them kept before
-    the end."""
+    after each batch of gateways' readings, if the caller wants them kept
+    before the end."""
     if isinstance(slot, str):
         slot = datetime.fromisoformat(slot)
     settings = settings or poller.Settings()
@@ -266,15 +264,20 @@ def poll_gateways(connection, gateways, slot, centre=None, building=None,
     commit()
     tally = Tally()
 
-    async def run():
-        async for result in poller.poll(targets, settings):
-            verdicts, rows = judge(
+    # Whatever is done while a batch is stored makes the next batch.
+    for results in poller.poll_in_thread(targets, settings):
+        rows = []
+        judged = []
+        for result in results:
+            verdicts, result_rows = judge(
                 result, meters, previous, slot, rules, poll, user)
-            tally.add(result, verdicts,
-                store.store_readings(connection, rows))
-            commit()
-
-    asyncio.run(run())
+            judged.append((result, verdicts))
+            rows += result_rows
+        stored = store.store_readings(connection, rows)
+        for result, verdicts in judged:
+            tally.add(result, verdicts)
+        tally.counts['stored'] += stored
+        commit()
     summary = tally.summary()
     store.close_poll(
         connection, poll, _utcnow(), tally.counts, json.dumps(summary))
@@ -285,8 +288,8 @@ def poll_gateways(connection, gateways, slot, centre=None, building=None,
 def poll_chunk(database, gateways, slot, centre=None, building=None,
         settings=None, rules=None):
     """:func:`poll_gateways` on its own connection (a psycopg conninfo or a
-    connection factory), each gateway's readings committed as soon as it
-    is done, so a killed chunk keeps what it had read."""
+    connection factory), the gateways' readings committed as soon as they
+    are stored, so a killed chunk keeps what it had read."""
     connection = _connect(database)
     try:
         return poll_gateways(connection, gateways, slot, centre, building,
