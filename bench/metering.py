@@ -7,9 +7,9 @@ The fleet is served by two processes (``--simulator-processes``): one
 Python process answers fewer Modbus requests a second than the poller
 asks.
 
-For each fleet size it polls two slots (the second validates against the
-first) and prints meters/s, p50/p99 read latency, the poller's CPU seconds
-and its peak memory.
+For each fleet size it polls ``--polls`` hourly slots (each validated
+against the one before) and prints meters/s, p50/p99 read latency, the
+poller's CPU seconds and its peak memory.
 """
 import argparse
 import resource
@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import psycopg
 
@@ -37,7 +37,7 @@ def peak_megabytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
-def run(meters_count, gateways, seed, processes):
+def run(meters_count, gateways, seed, processes, polls):
     # A bus addresses at most 247 units: big fleets need more gateways.
     gateways = max(gateways, -(-meters_count // simulator.MAX_UNITS))
     per_gateway = -(-meters_count // gateways)
@@ -60,7 +60,8 @@ def run(meters_count, gateways, seed, processes):
             store.create_meters(connection, fleet, SERVICES, load_models())
         server.stdout.readline()
         addresses = sorted({(m['host'], m['port']) for m in fleet})
-        for slot in (datetime(2025, 3, 1, 10), datetime(2025, 3, 1, 11)):
+        for hour in range(polls):
+            slot = datetime(2025, 3, 1, 10) + timedelta(hours=hour)
             started, cpu = time.perf_counter(), cpu_seconds()
             summary = jobs.poll_chunk(conninfo, addresses, slot)
             elapsed = time.perf_counter() - started
@@ -89,9 +90,12 @@ def main():
     parser.add_argument('--seed', type=int, default=1)
     parser.add_argument('--simulator-processes', type=int, default=2,
         help='processes serving the simulated fleet')
+    parser.add_argument('--polls', type=int, default=2,
+        help='polls of each fleet, an hour apart')
     args = parser.parse_args()
     for count in args.meters:
-        run(count, args.gateways, args.seed, args.simulator_processes)
+        run(count, args.gateways, args.seed, args.simulator_processes,
+            args.polls)
 
 
 if __name__ == '__main__':

@@ -414,42 +414,59 @@ async def _settle():
     await asyncio.sleep(0)
 
 
-def poll_in_thread(gateways, settings=Settings()):
-    """Yield lists of the GatewayResults done since the last yield, the
-    poll running on an event loop in a thread of its own: while the
-    caller stores a batch (waiting on its database, which releases the
-    GIL), the gateways are still being read. Leaving the iteration early
-    stops the poll."""
-    done = queue.SimpleQueue()
-    end = object()
-    loop = asyncio.new_event_loop()
+class ThreadedPoll:
+    """The poll on an event loop in a thread of its own, from entering the
+    block to leaving it (which stops what is left of it)::
 
-    async def forward():
+        with ThreadedPoll(gateways, settings) as polling:
+            ...  # the gateways are being read meanwhile
+            for results in polling.batches(): ...
+
+    While the caller works (waiting on its database releases the GIL), the
+    gateways are still being read.
+    """
+
+    def __init__(self, gateways, settings=Settings()):
+        self.done = queue.SimpleQueue()
+        self.end = object()
+        self.loop = asyncio.new_event_loop()
+        self.main = self.loop.create_task(self._forward(gateways, settings))
+        self.thread = threading.Thread(
+            target=self._run, name='meter-poll', daemon=True)
+
+    async def _forward(self, gateways, settings):
         async for result in poll(gateways, settings):
-            done.put(result)
+            self.done.put(result)
 
-    main = loop.create_task(forward())
-
-    def run():
+    def _run(self):
         try:
-            loop.run_until_complete(main)
+            self.loop.run_until_complete(self.main)
         except asyncio.CancelledError:
             pass
         except BaseException as error:
-            done.put(error)
+            self.done.put(error)
         finally:
-            loop.run_until_complete(_settle())
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            done.put(end)
+            self.loop.run_until_complete(_settle())
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.done.put(self.end)
 
-    thread = threading.Thread(target=run, name='meter-poll', daemon=True)
-    thread.start()
-    try:
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.loop.call_soon_threadsafe(self.main.cancel)
+        self.thread.join()
+        self.loop.close()
+
+    def batches(self):
+        """Yield lists of the GatewayResults done since the last yield
+        until the poll is over; an error of the poll is raised."""
         finished = False
         while not finished:
-            batch = [done.get()]
-            while not done.empty():
-                batch.append(done.get())
+            batch = [self.done.get()]
+            while not self.done.empty():
+                batch.append(self.done.get())
             results = [
                 item for item in batch if isinstance(item, GatewayResult)]
             if results:
@@ -457,8 +474,4 @@ def poll_in_thread(gateways, settings=Settings()):
             for item in batch:
                 if isinstance(item, BaseException):
                     raise item
-                finished = finished or item is end
-    finally:
-        loop.call_soon_threadsafe(main.cancel)
-        thread.join()
-        loop.close()
+                finished = finished or item is self.end

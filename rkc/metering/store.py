@@ -8,7 +8,9 @@ import sqlite3
 from datetime import datetime
 from decimal import Decimal
 
-from rkc.bulk_insert import copy_insert
+from psycopg.errors import UniqueViolation
+
+from rkc.bulk_insert import copy_insert, copy_into
 
 from .registers import MeterModel
 
@@ -32,8 +34,8 @@ def meter_model(row):
         Decimal(str(scale)), status_address, serial_address, read_gap or 0)
 
 
-# The module's tables as far as metering uses them, for benchmarks and
-# tests that run without Tryton.
+# The module's tables as far as metering uses them, with the index the
+# poll finds meters by, for benchmarks and tests that run without Tryton.
 SCHEMA = '''
 CREATE TABLE rkc_centre (id {id}, code INTEGER);
 CREATE TABLE rkc_building (id {id}, centre INTEGER);
@@ -58,12 +60,12 @@ CREATE TABLE rkc_meter_reading (
     value_t2 NUMERIC, value_t3 NUMERIC, source VARCHAR, state VARCHAR,
     reason VARCHAR, poll INTEGER, create_uid INTEGER,
     create_date TIMESTAMP, UNIQUE (meter, read_at));
+CREATE INDEX rkc_meter_gateway ON rkc_meter (modbus_host, modbus_port);
 '''
 
 
-# Bound parameters a statement of SQLite's default build may take; the
-# callers slice by it
-# on both backends (PostgreSQL's limit is 65,535) for one code path.
+# Bound parameters a statement of SQLite's default build may take (on
+# PostgreSQL, long lists go as one array).
 MAX_PARAMETERS = 32766
 
 
@@ -74,15 +76,6 @@ def is_sqlite(connection):
 def sql(connection, query):
     "``query`` written with %s placeholders in the connection's style."
     return query.replace('%s', '?') if is_sqlite(connection) else query
-
-
-def among(connection, column, values):
-    """The condition that ``column`` is one of ``values`` (at most
-    MAX_PARAMETERS of them) and its parameters: one array on PostgreSQL,
-    so the server parses one placeholder, not thousands."""
-    if is_sqlite(connection):
-        return f'{column} IN ({", ".join("?" * len(values))})', list(values)
-    return f'{column} = ANY(%s)', [list(values)]
 
 
 def create_tables(connection):
@@ -106,9 +99,20 @@ def store_readings(connection, rows):
 
 
 def _store_postgresql(connection, rows):
+    # A slot is stored once as a rule, so the rows are copied straight
+    # into the table; a rerun's clash with what is there undoes the copy,
+    # and the rows go through a staging table that skips what is stored.
     with connection.cursor() as cursor:
-        return copy_insert(cursor, 'rkc_meter_reading', READING_COLUMNS,
-            rows, conflict=('meter', 'read_at'))
+        cursor.execute('SAVEPOINT new_readings')
+        try:
+            count = copy_into(
+                cursor, 'rkc_meter_reading', READING_COLUMNS, rows)
+        except UniqueViolation:
+            cursor.execute('ROLLBACK TO SAVEPOINT new_readings')
+            count = copy_insert(cursor, 'rkc_meter_reading',
+                READING_COLUMNS, rows, conflict=('meter', 'read_at'))
+        cursor.execute('RELEASE SAVEPOINT new_readings')
+    return count
 
 
 def _store_sqlite(connection, rows):
