@@ -20,8 +20,8 @@ from rkc.metering.registers import load_models
 MODEL = next(iter(load_models().values()))
 # The scratch PostgreSQL database of the poll tests.
 database = test_metering_poll.database
-SETTINGS = poller.Settings(
-    timeout=0.05, retries=1, backoff=0.001, breaker_threshold=3)
+SETTINGS = poller.Settings(timeout=0.05, min_timeout=0.05, retries=1,
+    backoff=0.001, breaker_threshold=3)
 METERS = 4
 
 raw = st.tuples(st.just('raw'), st.binary(max_size=40))
@@ -187,3 +187,55 @@ def test_garbage_gateway_stores_nothing(database):
     assert summary['failed'] == len(meters)
     assert stored(database, 'SELECT count(*) FROM rkc_meter_reading') \
         == [(0,)]
+
+
+EXACT = {'same_transaction': True, 'protocol': 0, 'length_delta': 0,
+    'length': None, 'function_code': MODEL.function_code,
+    'byte_count_delta': 0, 'registers': b'\x00\x07', 'exact': True}
+
+
+def test_late_answer_to_a_retried_request_is_taken():
+    """Unit 3 answers its first request after the wait has run out and
+    never answers the retry: the late answer is the reading."""
+    settings = poller.Settings(
+        timeout=1.0, min_timeout=0.1, retries=1, backoff=0.001)
+
+    async def run():
+        delayed = set()
+
+        async def serve(reader, writer):
+            loop = asyncio.get_running_loop()
+            try:
+                while True:
+                    request = await reader.readexactly(poller.REQUEST.size)
+                    frame, correct = build('framed', EXACT, request)
+                    assert correct
+                    asked = request[6:7] + request[8:10]
+                    if request[6] != 3:
+                        writer.write(frame)
+                    elif asked not in delayed:
+                        delayed.add(asked)
+                        loop.call_later(0.15, writer.write, frame)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(serve, '127.0.0.1', 0)
+        port = server.sockets[0].getsockname()[1]
+        gateway = poller.Gateway('127.0.0.1', port, tuple(
+                poller.Target(meter, meter, MODEL)
+                for meter in range(1, METERS + 1)))
+        try:
+            return await poller.poll_gateway(gateway, settings), delayed
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    result, delayed = asyncio.run(run())
+    assert delayed, 'unit 3 was asked'
+    assert result.failures == []
+    assert [read.meter for read in result.reads] == list(
+        range(1, METERS + 1))
+    late = next(read for read in result.reads if read.meter == 3)
+    assert late.latency >= 0.15 * len(delayed)

@@ -315,16 +315,32 @@ def poll_chunk(database, gateways, slot, centre=None, building=None,
         connection.close()
 
 
+def configured_settings():
+    """The poller's Settings from trytond's configuration, section
+    ``[rkc]``: ``meter_timeout``, ``meter_min_timeout`` (seconds) and
+    ``meter_retries``; the defaults where absent."""
+    from trytond import config
+    default = poller.Settings()
+    return poller.Settings(
+        timeout=config.getfloat(
+            'rkc', 'meter_timeout', default=default.timeout),
+        min_timeout=config.getfloat(
+            'rkc', 'meter_min_timeout', default=default.min_timeout),
+        retries=config.getint(
+            'rkc', 'meter_retries', default=default.retries))
+
+
 def poll_tryton_chunk(database, gateways, slot, centre=None,
         building=None):
     """The queued job: a chunk of gateways polled and stored in one Tryton
     transaction of ``database``, on its connection."""
     from trytond.transaction import Transaction
+    settings = configured_settings()
 
     def run():
         transaction = Transaction()
         return poll_gateways(transaction.connection, gateways, slot,
-            centre, building, user=transaction.user)
+            centre, building, settings, user=transaction.user)
     return tryton_job.transaction(run, database=database)
 
 

@@ -12,7 +12,11 @@ reader 46-62 us.
 
 A unit that times out, a Modbus exception or a garbled frame costs that
 meter only; a gateway that fails several meters in a row is skipped for
-the rest of the poll (circuit breaker).
+the rest of the poll (circuit breaker). How long a request is waited for
+follows how fast its gateway answers (a retransmission timeout as TCP
+keeps one, RFC 6298, between ``min_timeout`` and ``timeout``), so a dead
+meter on a fast bus costs the bus a fraction of the fixed timeout a slow
+bus needs.
 """
 import asyncio
 import collections
@@ -36,12 +40,28 @@ BREAKING = {TIMEOUT, CONNECTION, GARBAGE}
 
 @dataclass(frozen=True)
 class Settings:
+    # The longest wait for a connection or an answer; the wait for an
+    # answer until the gateway has answered once.
     timeout: float = 0.5
+    # The shortest wait for an answer, however fast the gateway answers.
+    min_timeout: float = 0.1
     retries: int = 1
     backoff: float = 0.05
     concurrency: int = 256
     # Consecutive silent meters after which a gateway counts as dead.
     breaker_threshold: int = 3
+
+    def __post_init__(self):
+        if not 0 < self.min_timeout <= self.timeout:
+            raise ValueError(
+                f'meter timeouts: the shortest wait {self.min_timeout} s '
+                f'must be above 0 and at most the longest {self.timeout} s')
+        for name in ('retries', 'backoff'):
+            if getattr(self, name) < 0:
+                raise ValueError(f'meter poll {name} must not be negative')
+        for name in ('concurrency', 'breaker_threshold'):
+            if getattr(self, name) < 1:
+                raise ValueError(f'meter poll {name} must be at least 1')
 
 
 @dataclass(frozen=True)
@@ -64,6 +84,8 @@ class Read:
     values: tuple
     status: int
     serial: str
+    # Seconds from the first request for the meter to its last answer,
+    # retries included.
     latency: float
 
 
@@ -141,10 +163,11 @@ class GatewayReader:
     streams and a timeout context per request those took most of the
     poller's time.
 
-    A timed-out request keeps the connection (a late answer is recognised
-    by its transaction id and skipped) unless half a frame had come; a
-    garbled frame or a closed connection drops it, and the next attempt
-    connects again.
+    A timed-out request keeps the connection unless half a frame had
+    come: a late answer is recognised by its transaction id, taken while
+    its request is being retried, skipped otherwise. A garbled frame or a
+    closed connection drops the connection, and the next attempt connects
+    again.
     """
 
     def __init__(self, gateway, settings, loop, finished):
@@ -159,7 +182,10 @@ class GatewayReader:
         self.connecting = None
         self.retrying = None
         self.transactions = itertools.count(1)
-        self.transaction = None
+        # The block asked by each request of the current meter and when:
+        # the late answer to an attempt that timed out is as good as the
+        # retry's.
+        self.asked = {}
         # Loop time by which the outstanding connection or request must
         # be answered; None when nothing is outstanding.
         self.deadline = None
@@ -169,6 +195,10 @@ class GatewayReader:
         self.registers = {}
         self.started = 0.0
         self.silent = 0
+        # The gateway's smoothed round trip and its variation (RFC 6298);
+        # None until it has answered.
+        self.round_trip = None
+        self.variation = 0.0
 
     @_reporting
     def start(self):
@@ -183,6 +213,8 @@ class GatewayReader:
                 continue
             self.target = target
             self.attempt = 0
+            self.asked.clear()
+            self.started = time.perf_counter()
             self._attempt()
             return
         self._end()
@@ -194,7 +226,6 @@ class GatewayReader:
         self._attempt()
 
     def _attempt(self):
-        self.started = time.perf_counter()
         self.registers = {}
         self.block = 0
         if self.link is not None:
@@ -227,10 +258,12 @@ class GatewayReader:
     def _send(self):
         model = self.target.model
         address, count = model.blocks[self.block]
-        self.transaction = next(self.transactions) & 0xFFFF
-        self.deadline = self.loop.time() + self.settings.timeout
+        transaction = next(self.transactions) & 0xFFFF
+        sent = self.loop.time()
+        self.asked[transaction] = (self.block, sent)
+        self.deadline = sent + self._wait()
         self.link.transport.write(REQUEST.pack(
-            self.transaction, 0, 6, self.target.unit, model.function_code,
+            transaction, 0, 6, self.target.unit, model.function_code,
             address, count))
 
     @_reporting
@@ -248,15 +281,36 @@ class GatewayReader:
                 break
             body = data[offset + MBAP.size:end]
             offset = end
-            # Anything else is a late answer to a request that timed out.
-            if self.deadline is not None and answer == self.transaction:
-                self._answered(body)
+            # Anything else answers a request that is no longer waited for.
+            asked = self.asked.get(answer)
+            if (self.deadline is not None and asked is not None
+                    and asked[0] == self.block):
+                self._answered(body, asked[1])
                 if self.link is not link:
                     return
         link.unread = data[offset:]
 
-    def _answered(self, body):
+    def _wait(self):
+        "How long the request just sent is waited for."
+        settings = self.settings
+        if self.round_trip is None:
+            return settings.timeout
+        wait = max(self.round_trip + 4 * self.variation, settings.min_timeout)
+        # A retry waits twice as long: the meter may just be slower than
+        # its bus.
+        return min(wait * 2 ** self.attempt, settings.timeout)
+
+    def _measure(self, round_trip):
+        if self.round_trip is None:
+            self.round_trip, self.variation = round_trip, round_trip / 2
+            return
+        self.variation += (abs(self.round_trip - round_trip)
+            - self.variation) / 4
+        self.round_trip += (round_trip - self.round_trip) / 8
+
+    def _answered(self, body, sent):
         self.deadline = None
+        self._measure(self.loop.time() - sent)
         target = self.target
         model = target.model
         address, count = model.blocks[self.block]
@@ -303,15 +357,20 @@ class GatewayReader:
         self._failed(TIMEOUT)
 
     def _failed(self, reason):
-        "The attempt failed: retry after a backoff, or give the meter up."
+        """The attempt failed: retry, or give the meter up. After a timeout
+        the bus is quiet and the retry goes at once; a connection refused
+        or garbled gets a backoff to recover in."""
         self.deadline = None
-        if self.attempt < self.settings.retries:
-            self.attempt += 1
+        if self.attempt >= self.settings.retries:
+            self._record(Failure(self.target.meter, reason))
+            return
+        self.attempt += 1
+        if reason == TIMEOUT:
+            self._attempt()
+        else:
             self.retrying = self.loop.call_later(
                 self.settings.backoff * 2 ** (self.attempt - 1),
                 self._retry)
-        else:
-            self._record(Failure(self.target.meter, reason))
 
     def _record(self, outcome):
         if isinstance(outcome, Read):
@@ -375,9 +434,9 @@ async def poll(gateways, settings=Settings()):
         loop.call_soon(start_next)
 
     async def watch():
-        # Deadlines are checked a few times per timeout: a request needs no
-        # timer of its own.
-        tick = settings.timeout / 10
+        # Deadlines are checked a few times per shortest wait: a request
+        # needs no timer of its own.
+        tick = settings.min_timeout / 5
         while True:
             await asyncio.sleep(tick)
             now = loop.time()
