@@ -69,23 +69,15 @@ def build(kind, spec, request):
     return frame, correct
 
 
-async def exchange(answers):
-    "Poll METERS meters through a gateway that answers ``answers`` in turn."
-    sent_correct = []
-    script = iter(answers)
-
+async def poll_scripted(respond, settings=SETTINGS):
+    """Poll METERS meters through a loopback gateway that hands each
+    request to ``respond(request, writer)``; False from it hangs up."""
     async def serve(reader, writer):
         try:
             while True:
                 request = await reader.readexactly(poller.REQUEST.size)
-                kind, spec = next(script, ('close', None))
-                if kind == 'close':
+                if respond(request, writer) is False:
                     break
-                if kind == 'silence':
-                    continue
-                frame, correct = build(kind, spec, request)
-                sent_correct.append(correct)
-                writer.write(frame)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -98,11 +90,27 @@ async def exchange(answers):
             poller.Target(meter, meter, MODEL)
             for meter in range(1, METERS + 1)))
     try:
-        result = await poller.poll_gateway(gateway, SETTINGS)
+        return await poller.poll_gateway(gateway, settings)
     finally:
         server.close()
         await server.wait_closed()
-    return result, sent_correct
+
+
+async def exchange(answers):
+    "Poll METERS meters through a gateway that answers ``answers`` in turn."
+    sent_correct = []
+    script = iter(answers)
+
+    def respond(request, writer):
+        kind, spec = next(script, ('close', None))
+        if kind == 'close':
+            return False
+        if kind != 'silence':
+            frame, correct = build(kind, spec, request)
+            sent_correct.append(correct)
+            writer.write(frame)
+        return True
+    return await poll_scripted(respond), sent_correct
 
 
 @settings(max_examples=150, deadline=None,
@@ -199,40 +207,19 @@ def test_late_answer_to_a_retried_request_is_taken():
     never answers the retry: the late answer is the reading."""
     settings = poller.Settings(
         timeout=1.0, min_timeout=0.1, retries=1, backoff=0.001)
+    delayed = set()
 
-    async def run():
-        delayed = set()
+    def respond(request, writer):
+        frame, correct = build('framed', EXACT, request)
+        assert correct
+        asked = request[6:7] + request[8:10]  # unit and first register
+        if request[6] != 3:
+            writer.write(frame)
+        elif asked not in delayed:
+            delayed.add(asked)
+            asyncio.get_running_loop().call_later(0.15, writer.write, frame)
 
-        async def serve(reader, writer):
-            loop = asyncio.get_running_loop()
-            try:
-                while True:
-                    request = await reader.readexactly(poller.REQUEST.size)
-                    frame, correct = build('framed', EXACT, request)
-                    assert correct
-                    asked = request[6:7] + request[8:10]
-                    if request[6] != 3:
-                        writer.write(frame)
-                    elif asked not in delayed:
-                        delayed.add(asked)
-                        loop.call_later(0.15, writer.write, frame)
-            except (asyncio.IncompleteReadError, ConnectionError):
-                pass
-            finally:
-                writer.close()
-
-        server = await asyncio.start_server(serve, '127.0.0.1', 0)
-        port = server.sockets[0].getsockname()[1]
-        gateway = poller.Gateway('127.0.0.1', port, tuple(
-                poller.Target(meter, meter, MODEL)
-                for meter in range(1, METERS + 1)))
-        try:
-            return await poller.poll_gateway(gateway, settings), delayed
-        finally:
-            server.close()
-            await server.wait_closed()
-
-    result, delayed = asyncio.run(run())
+    result = asyncio.run(poll_scripted(respond, settings))
     assert delayed, 'unit 3 was asked'
     assert result.failures == []
     assert [read.meter for read in result.reads] == list(
