@@ -191,56 +191,10 @@ def test_killed_poll_rerun_stores_no_duplicates(database):
         ('done',)]
 
 
-def test_dead_meters_cost_their_bus_the_pace_it_answers_at(database):
-    """Four offline meters of a gateway that answers in milliseconds are
-    given up after the shortest wait and its doubled retry (4 x 0.3 s),
-    not the configured timeout twice (4 x 4 s); a slow meter is still
-    read."""
-    port = simulator.free_base_port(1)
-    meters = simulator.fleet(1, 20, seed=4, base_port=port,
-        behaviours=['normal', 'normal', 'normal', 'offline', 'slow'])
-    install(database, meters)
-    settings = poller.Settings(timeout=2.0, min_timeout=0.1, retries=1)
-    with simulator.Simulation(meters):
-        started = time.monotonic()
-        summary = jobs.poll_chunk(database, gateways_of(meters),
-            datetime(2025, 3, 1, 10), settings=settings)
-        elapsed = time.monotonic() - started
-    assert summary['read'] == 16
-    assert summary['gateways'][f'127.0.0.1:{port}']['failed'] == {
-        'timeout': 4}
-    assert elapsed < 4.0, f'{elapsed:.1f} s: a dead meter waited the timeout'
-
-
-def reader(settings):
-    gateway = poller.Gateway('127.0.0.1', 1, ())
-    return poller.GatewayReader(gateway, settings, None, None)
-
-
-def test_wait_follows_the_gateways_answers():
-    settings = poller.Settings(timeout=1.0, min_timeout=0.1)
-    fast = reader(settings)
-    assert fast._wait() == 1.0, 'nothing known yet: the timeout'
-    for _ in range(20):
-        fast._measure(0.002)
-    assert fast._wait() == 0.1, 'a fast bus: the shortest wait'
-    fast.attempt = 1
-    assert fast._wait() == 0.2, 'a retry waits twice as long'
-    slow = reader(settings)
-    for round_trip in [0.2, 0.3] * 10:
-        slow._measure(round_trip)
-    wait = slow._wait()
-    assert 0.45 < wait < 0.5, 'the round trip and four times its variation'
-    slow.attempt = 1
-    assert slow._wait() == 2 * wait
-    slow.attempt = 2
-    assert slow._wait() == 1.0, 'never beyond the timeout'
-
-
 @pytest.mark.parametrize('values, message', [
-    ({'timeout': 0.1, 'min_timeout': 0.2}, 'at most the longest'),
-    ({'min_timeout': 0}, 'above 0'),
+    ({'timeout': 0}, 'timeout must be above 0'),
     ({'retries': -1}, 'retries must not be negative'),
+    ({'backoff': -0.1}, 'backoff must not be negative'),
     ({'concurrency': 0}, 'concurrency must be at least 1'),
     ({'breaker_threshold': 0}, 'breaker_threshold must be at least 1'),
     ])
@@ -253,22 +207,25 @@ def test_settings_from_trytond_configuration():
     from trytond import config
     if not config.has_section('rkc'):
         config.add_section('rkc')
+    options = ('meter_timeout', 'meter_retries')
     default = poller.Settings()
+    before = {option: config.get('rkc', option, default=str(value))
+        for option, value in zip(
+            options, (default.timeout, default.retries), strict=True)}
     try:
         config.set('rkc', 'meter_timeout', '1.5')
-        config.set('rkc', 'meter_min_timeout', '0.25')
         config.set('rkc', 'meter_retries', '3')
         settings = jobs.configured_settings()
-        assert (settings.timeout, settings.min_timeout, settings.retries) \
-            == (1.5, 0.25, 3)
-        config.set('rkc', 'meter_min_timeout', '2')
-        with pytest.raises(ValueError, match='at most the longest'):
+        assert (settings.timeout, settings.retries) == (1.5, 3)
+        config.set('rkc', 'meter_timeout', '-1')
+        with pytest.raises(ValueError, match='timeout must be above 0'):
             jobs.configured_settings()
     finally:
-        config.set('rkc', 'meter_timeout', str(default.timeout))
-        config.set('rkc', 'meter_min_timeout', str(default.min_timeout))
-        config.set('rkc', 'meter_retries', str(default.retries))
-    assert jobs.configured_settings() == default
+        for option, value in before.items():
+            config.set('rkc', option, value)
+    assert jobs.configured_settings() == poller.Settings(
+        timeout=float(before['meter_timeout']),
+        retries=int(before['meter_retries']))
 
 
 def test_poll_slot():

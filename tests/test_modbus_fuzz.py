@@ -4,6 +4,8 @@ ends as a Read or a Failure, a Read only ever comes from frames that were
 correct answers to the requests, and a poll of a gateway of garbage stores
 no reading."""
 import asyncio
+import dataclasses
+import inspect
 import threading
 from datetime import datetime
 
@@ -20,8 +22,8 @@ from rkc.metering.registers import load_models
 MODEL = next(iter(load_models().values()))
 # The scratch PostgreSQL database of the poll tests.
 database = test_metering_poll.database
-SETTINGS = poller.Settings(timeout=0.05, min_timeout=0.05, retries=1,
-    backoff=0.001, breaker_threshold=3)
+SETTINGS = poller.Settings(
+    timeout=0.05, retries=1, backoff=0.001, breaker_threshold=3)
 METERS = 4
 
 raw = st.tuples(st.just('raw'), st.binary(max_size=40))
@@ -69,14 +71,19 @@ def build(kind, spec, request):
     return frame, correct
 
 
-async def poll_scripted(respond, settings=SETTINGS):
+async def poll_scripted(respond, settings=SETTINGS, model=MODEL):
     """Poll METERS meters through a loopback gateway that hands each
-    request to ``respond(request, writer)``; False from it hangs up."""
+    request to ``respond(request, writer)`` (awaited if a coroutine, so
+    that the next request waits, as a gateway's RS-485 bus makes it);
+    False from it hangs up."""
     async def serve(reader, writer):
         try:
             while True:
                 request = await reader.readexactly(poller.REQUEST.size)
-                if respond(request, writer) is False:
+                outcome = respond(request, writer)
+                if inspect.isawaitable(outcome):
+                    outcome = await outcome
+                if outcome is False:
                     break
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -87,7 +94,7 @@ async def poll_scripted(respond, settings=SETTINGS):
     server = await asyncio.start_server(serve, '127.0.0.1', 0)
     port = server.sockets[0].getsockname()[1]
     gateway = poller.Gateway('127.0.0.1', port, tuple(
-            poller.Target(meter, meter, MODEL)
+            poller.Target(meter, meter, model)
             for meter in range(1, METERS + 1)))
     try:
         return await poller.poll_gateway(gateway, settings)
@@ -205,8 +212,7 @@ EXACT = {'same_transaction': True, 'protocol': 0, 'length_delta': 0,
 def test_late_answer_to_a_retried_request_is_taken():
     """Unit 3 answers its first request after the wait has run out and
     never answers the retry: the late answer is the reading."""
-    settings = poller.Settings(
-        timeout=1.0, min_timeout=0.1, retries=1, backoff=0.001)
+    settings = poller.Settings(timeout=0.1, retries=1, backoff=0.001)
     delayed = set()
 
     def respond(request, writer):
@@ -226,3 +232,88 @@ def test_late_answer_to_a_retried_request_is_taken():
         range(1, METERS + 1))
     late = next(read for read in result.reads if read.meter == 3)
     assert late.latency >= 0.15 * len(delayed)
+
+
+def queued_gateway(delays, own_timeout):
+    """A gateway that serves one request at a time: unit ``u`` answers
+    after ``delays.get(u, 0.002)`` seconds, or never (None: the gateway
+    gives it up after ``own_timeout``)."""
+    async def respond(request, writer):
+        unit = request[6]
+        delay = delays.get(unit, 0.002)
+        await asyncio.sleep(own_timeout if delay is None else delay)
+        if delay is not None:
+            writer.write(build('framed', EXACT, request)[0])
+    return respond
+
+
+def test_dead_meter_behind_a_queued_gateway_costs_only_itself():
+    "The poll's timeout above the gateway's own: the next meters are read."
+    result = asyncio.run(poll_scripted(
+            queued_gateway({2: None}, own_timeout=0.3),
+            poller.Settings(timeout=0.4, retries=1)))
+    assert result.failures == [poller.Failure(2, poller.TIMEOUT)]
+    assert [read.meter for read in result.reads] == [1, 3, 4]
+    assert not result.breaker_open
+
+
+def test_slow_meter_behind_a_queued_gateway_read_from_its_late_answer():
+    """Unit 2 answers after the wait: its retry is queued behind the
+    request, whose answer is taken; the meters after it are not
+    disturbed by the retry's answer."""
+    result = asyncio.run(poll_scripted(
+            queued_gateway({2: 0.15}, own_timeout=1.0),
+            poller.Settings(timeout=0.1, retries=1)))
+    assert result.failures == []
+    assert [read.meter for read in result.reads] == list(
+        range(1, METERS + 1))
+
+
+def test_retry_asks_again_for_the_block_that_timed_out():
+    "A meter read in several requests: only the lost one is asked again."
+    model = dataclasses.replace(
+        next(m for m in load_models().values() if m.name == 'TEPLO-H'),
+        read_gap=0)
+    assert len(model.blocks) > 1
+    second = model.blocks[1][0]
+    exact = dict(EXACT, function_code=model.function_code)
+    asked = []
+
+    def respond(request, writer):
+        unit, address = request[6], int.from_bytes(request[8:10], 'big')
+        asked.append((unit, address))
+        if (unit, address) == (1, second) and asked.count((1, second)) == 1:
+            return True
+        writer.write(build('framed', exact, request)[0])
+        return True
+    result = asyncio.run(poll_scripted(
+            respond, poller.Settings(timeout=0.1, retries=1), model))
+    assert result.failures == []
+    blocks = [address for address, _ in model.blocks]
+    assert [a for u, a in asked if u == 1] == (
+        blocks[:2] + blocks[1:]), 'block 1 again, not the meter from 0'
+    assert len(result.reads) == METERS
+
+
+def test_late_exception_leaves_the_retry_waited_for():
+    """Unit 2's first request is answered late with an exception (a
+    gateway's "busy"), its retry with the registers: the meter is read."""
+    busy = dict(EXACT, function_code=MODEL.function_code | 0x80,
+        registers=b'', byte_count_delta=4, exact=False)
+    asked = []
+
+    def respond(request, writer):
+        later = asyncio.get_running_loop().call_later
+        asked.append(request[6])
+        if request[6] != 2:
+            writer.write(build('framed', EXACT, request)[0])
+        elif asked.count(2) == 1:
+            later(0.15, writer.write, build('framed', busy, request)[0])
+        else:
+            later(0.08, writer.write, build('framed', EXACT, request)[0])
+    result = asyncio.run(poll_scripted(
+            respond, poller.Settings(timeout=0.1, retries=1)))
+    assert asked.count(2) == 2
+    assert result.failures == []
+    assert [read.meter for read in result.reads] == list(
+        range(1, METERS + 1))

@@ -317,15 +317,13 @@ def poll_chunk(database, gateways, slot, centre=None, building=None,
 
 def configured_settings():
     """The poller's Settings from trytond's configuration, section
-    ``[rkc]``: ``meter_timeout``, ``meter_min_timeout`` (seconds) and
-    ``meter_retries``; the defaults where absent."""
+    ``[rkc]``: ``meter_timeout`` (seconds, above the gateways' own
+    response timeout) and ``meter_retries``; the defaults where absent."""
     from trytond import config
     default = poller.Settings()
     return poller.Settings(
         timeout=config.getfloat(
             'rkc', 'meter_timeout', default=default.timeout),
-        min_timeout=config.getfloat(
-            'rkc', 'meter_min_timeout', default=default.min_timeout),
         retries=config.getint(
             'rkc', 'meter_retries', default=default.retries))
 

@@ -12,11 +12,14 @@ reader 46-62 us.
 
 A unit that times out, a Modbus exception or a garbled frame costs that
 meter only; a gateway that fails several meters in a row is skipped for
-the rest of the poll (circuit breaker). How long a request is waited for
-follows how fast its gateway answers (a retransmission timeout as TCP
-keeps one, RFC 6298, between ``min_timeout`` and ``timeout``), so a dead
-meter on a fast bus costs the bus a fraction of the fixed timeout a slow
-bus needs.
+the rest of the poll (circuit breaker).
+
+The wait for an answer is fixed (``timeout``) and must exceed the
+gateway's own response timeout on its serial bus: a gateway queues what it
+is sent behind the request it is waiting out for a silent unit, so a
+shorter wait (tried: one following the gateway's round trips, RFC 6298)
+saves the bus nothing and sends requests into that queue, where they time
+out in turn until the breaker opens.
 """
 import asyncio
 import collections
@@ -40,11 +43,8 @@ BREAKING = {TIMEOUT, CONNECTION, GARBAGE}
 
 @dataclass(frozen=True)
 class Settings:
-    # The longest wait for a connection or an answer; the wait for an
-    # answer until the gateway has answered once.
+    # Seconds to wait for a connection or an answer.
     timeout: float = 0.5
-    # The shortest wait for an answer, however fast the gateway answers.
-    min_timeout: float = 0.1
     retries: int = 1
     backoff: float = 0.05
     concurrency: int = 256
@@ -52,10 +52,9 @@ class Settings:
     breaker_threshold: int = 3
 
     def __post_init__(self):
-        if not 0 < self.min_timeout <= self.timeout:
+        if not self.timeout > 0:
             raise ValueError(
-                f'meter timeouts: the shortest wait {self.min_timeout} s '
-                f'must be above 0 and at most the longest {self.timeout} s')
+                f'meter poll timeout must be above 0, got {self.timeout}')
         for name in ('retries', 'backoff'):
             if getattr(self, name) < 0:
                 raise ValueError(f'meter poll {name} must not be negative')
@@ -164,10 +163,11 @@ class GatewayReader:
     poller's time.
 
     A timed-out request keeps the connection unless half a frame had
-    come: a late answer is recognised by its transaction id, taken while
-    its request is being retried, skipped otherwise. A garbled frame or a
-    closed connection drops the connection, and the next attempt connects
-    again.
+    come: a late answer is recognised by its transaction id, and taken if
+    it brings the registers its request is being retried for, skipped
+    otherwise. A garbled frame or a closed connection drops the
+    connection, and the next attempt connects again and asks for the same
+    block.
     """
 
     def __init__(self, gateway, settings, loop, finished):
@@ -182,10 +182,10 @@ class GatewayReader:
         self.connecting = None
         self.retrying = None
         self.transactions = itertools.count(1)
-        # The block asked by each request of the current meter and when:
-        # the late answer to an attempt that timed out is as good as the
-        # retry's.
+        # The block asked by each request of the current meter: a late
+        # answer to an attempt that timed out is as good as the retry's.
         self.asked = {}
+        self.transaction = None
         # Loop time by which the outstanding connection or request must
         # be answered; None when nothing is outstanding.
         self.deadline = None
@@ -195,10 +195,6 @@ class GatewayReader:
         self.registers = {}
         self.started = 0.0
         self.silent = 0
-        # The gateway's smoothed round trip and its variation (RFC 6298);
-        # None until it has answered.
-        self.round_trip = None
-        self.variation = 0.0
 
     @_reporting
     def start(self):
@@ -214,6 +210,8 @@ class GatewayReader:
             self.target = target
             self.attempt = 0
             self.asked.clear()
+            self.registers = {}
+            self.block = 0
             self.started = time.perf_counter()
             self._attempt()
             return
@@ -226,8 +224,7 @@ class GatewayReader:
         self._attempt()
 
     def _attempt(self):
-        self.registers = {}
-        self.block = 0
+        "Ask for the current block, connecting first if need be."
         if self.link is not None:
             self._send()
             return
@@ -258,10 +255,9 @@ class GatewayReader:
     def _send(self):
         model = self.target.model
         address, count = model.blocks[self.block]
-        transaction = next(self.transactions) & 0xFFFF
-        sent = self.loop.time()
-        self.asked[transaction] = (self.block, sent)
-        self.deadline = sent + self._wait()
+        self.transaction = transaction = next(self.transactions) & 0xFFFF
+        self.asked[transaction] = self.block
+        self.deadline = self.loop.time() + self.settings.timeout
         self.link.transport.write(REQUEST.pack(
             transaction, 0, 6, self.target.unit, model.function_code,
             address, count))
@@ -282,47 +278,35 @@ class GatewayReader:
             body = data[offset + MBAP.size:end]
             offset = end
             # Anything else answers a request that is no longer waited for.
-            asked = self.asked.get(answer)
-            if (self.deadline is not None and asked is not None
-                    and asked[0] == self.block):
-                self._answered(body, asked[1])
+            if (self.deadline is not None
+                    and self.asked.get(answer) == self.block):
+                self._answered(body, late=answer != self.transaction)
                 if self.link is not link:
                     return
         link.unread = data[offset:]
 
-    def _wait(self):
-        "How long the request just sent is waited for."
-        settings = self.settings
-        if self.round_trip is None:
-            return settings.timeout
-        wait = max(self.round_trip + 4 * self.variation, settings.min_timeout)
-        # A retry waits twice as long: the meter may just be slower than
-        # its bus.
-        return min(wait * 2 ** self.attempt, settings.timeout)
-
-    def _measure(self, round_trip):
-        if self.round_trip is None:
-            self.round_trip, self.variation = round_trip, round_trip / 2
-            return
-        self.variation += (abs(self.round_trip - round_trip)
-            - self.variation) / 4
-        self.round_trip += (round_trip - self.round_trip) / 8
-
-    def _answered(self, body, sent):
-        self.deadline = None
-        self._measure(self.loop.time() - sent)
+    def _answered(self, body, late):
+        """The answer to a request for the current block; a ``late`` one
+        (to an attempt that timed out) counts only if it holds the
+        registers, else the retry is still waited for."""
         target = self.target
         model = target.model
         address, count = model.blocks[self.block]
         try:
             words = _registers(body, model.function_code, count)
         except ModbusError as error:
-            self._record(Failure(target.meter, f'exception_{error.code}'))
+            if not late:
+                self.deadline = None
+                self._record(
+                    Failure(target.meter, f'exception_{error.code}'))
             return
         except Garbled:
-            self._drop_link()
-            self._failed(GARBAGE)
+            if not late:
+                self.deadline = None
+                self._drop_link()
+                self._failed(GARBAGE)
             return
+        self.deadline = None
         self.registers.update(enumerate(words, address))
         self.block += 1
         if self.block < len(model.blocks):
@@ -358,8 +342,9 @@ class GatewayReader:
 
     def _failed(self, reason):
         """The attempt failed: retry, or give the meter up. After a timeout
-        the bus is quiet and the retry goes at once; a connection refused
-        or garbled gets a backoff to recover in."""
+        the gateway has given the unit up too (its own timeout is the
+        shorter), so the retry goes at once; a connection refused or
+        garbled gets a backoff to recover in."""
         self.deadline = None
         if self.attempt >= self.settings.retries:
             self._record(Failure(self.target.meter, reason))
@@ -434,9 +419,9 @@ async def poll(gateways, settings=Settings()):
         loop.call_soon(start_next)
 
     async def watch():
-        # Deadlines are checked a few times per shortest wait: a request
-        # needs no timer of its own.
-        tick = settings.min_timeout / 5
+        # Deadlines are checked a few times per timeout: a request needs no
+        # timer of its own.
+        tick = settings.timeout / 10
         while True:
             await asyncio.sleep(tick)
             now = loop.time()
