@@ -471,12 +471,11 @@ class ThreadedPoll:
     """
 
     def __init__(self, gateways, settings=Settings()):
+        self.gateways = gateways
+        self.settings = settings
         self.done = queue.SimpleQueue()
         self.end = object()
-        self.loop = asyncio.new_event_loop()
-        self.main = self.loop.create_task(self._forward(gateways, settings))
-        self.thread = threading.Thread(
-            target=self._run, name='meter-poll', daemon=True)
+        self.loop = self.main = self.thread = None
 
     async def _forward(self, gateways, settings):
         async for result in poll(gateways, settings):
@@ -495,6 +494,11 @@ class ThreadedPoll:
             self.done.put(self.end)
 
     def __enter__(self):
+        self.loop = asyncio.new_event_loop()
+        self.main = self.loop.create_task(
+            self._forward(self.gateways, self.settings))
+        self.thread = threading.Thread(
+            target=self._run, name='meter-poll', daemon=True)
         self.thread.start()
         return self
 

@@ -89,8 +89,9 @@ def create_tables(connection):
 
 
 def store_readings(connection, rows):
-    """Insert readings, tuples in READING_COLUMNS order, skipping any
-    (meter, read_at) already stored; return how many were inserted."""
+    """Insert readings, a list of tuples in READING_COLUMNS order (read
+    twice if a rerun clashes), skipping any (meter, read_at) already
+    stored; return how many were inserted."""
     if not rows:
         return 0
     if is_sqlite(connection):
