@@ -10,6 +10,7 @@ import re
 import sqlite3
 
 from psycopg import sql
+from psycopg.errors import UniqueViolation
 
 
 def copy_insert(cursor, table, columns, rows, conflict, returning=()):
@@ -55,6 +56,35 @@ def copy_into(cursor, table, columns, rows):
             copy.write_row(row)
             count += 1
     return count
+
+
+def copy_new(cursor, table, columns, rows, conflict, returning=()):
+    """Insert ``rows`` (a list, as for copy_insert) that are new as a rule:
+    they are copied straight into ``table`` in a savepoint, and only when
+    one clashes on the unique ``conflict`` columns do they go through
+    copy_insert, which skips those already there. Returns as copy_insert;
+    an ``id`` among ``returning`` is taken from the table's sequence
+    before the copy."""
+    copied_columns, copied = list(columns), rows
+    if 'id' in returning:
+        cursor.execute(
+            'SELECT nextval(pg_get_serial_sequence(%s, %s)) '
+            'FROM generate_series(1, %s)', (table, 'id', len(rows)))
+        copied_columns.insert(0, 'id')
+        copied = [[id_, *row] for (id_,), row in zip(
+                cursor.fetchall(), rows, strict=True)]
+    cursor.execute('SAVEPOINT copy_new')
+    try:
+        count = copy_into(cursor, table, copied_columns, copied)
+    except UniqueViolation:
+        cursor.execute('ROLLBACK TO SAVEPOINT copy_new')
+        cursor.execute('RELEASE SAVEPOINT copy_new')
+        return copy_insert(cursor, table, columns, rows, conflict, returning)
+    cursor.execute('RELEASE SAVEPOINT copy_new')
+    if not returning:
+        return count
+    positions = [copied_columns.index(c) for c in returning]
+    return [tuple(row[i] for i in positions) for row in copied]
 
 
 def execute_returning(cursor, query):

@@ -34,6 +34,10 @@ KINDS = [
     ]
 # A line is posted once per document, service, period, kind and part.
 CONFLICT = ('account', 'service', 'period', 'kind', 'origin', 'part')
+# The columns LedgerLine.insert_rows writes of each row.
+INSERTED_COLUMNS = [
+    'account', 'centre', 'service', 'period', 'date', 'kind', 'amount',
+    'volume', 'tariff', 'excess', 'method', 'basis', 'origin', 'part', 'move']
 ORIGINS = [
     'rkc.billing.run',
     'rkc.payment',
@@ -161,34 +165,41 @@ class LedgerLine(LeanIndexesMixin, ModelSQL, ModelView):
         PostgreSQL copies them straight in. Returns the number inserted."""
         table = cls.__table__()
         transaction = Transaction()
-        columns = [
-            'account', 'centre', 'service', 'period', 'date', 'kind',
-            'amount', 'volume', 'tariff', 'excess', 'method', 'basis',
-            'origin', 'part', 'move']
         cursor = transaction.connection.cursor()
-        user = transaction.user
-        values = ([row.get(c) for c in columns] + [user] for row in rows)
         if backend.name == 'postgresql' and new_origins:
-            # Without the staging table and the conflict check a payment
-            # line costs a fifth less to insert; and rows made as they are
-            # copied keep the server inserting while the caller makes the
-            # next ones.
-            return copy_into(
-                cursor, cls._table, columns + ['create_uid'], values)
-        values = list(values)
+            return cls.copy_new_rows(cursor, transaction.user, rows)
+        values = list(cls._row_values(rows, transaction.user))
         if not values:
             return 0
         if backend.name == 'postgresql':
-            return copy_insert(cursor, cls._table, columns + ['create_uid'],
-                values, conflict=CONFLICT)
+            return copy_insert(cursor, cls._table,
+                INSERTED_COLUMNS + ['create_uid'], values, conflict=CONFLICT)
         sql, _ = tuple(table.insert(
-                [getattr(table, c) for c in columns] + [table.create_uid],
-                values=[[None] * (len(columns) + 1)]))
+                [getattr(table, c) for c in INSERTED_COLUMNS]
+                + [table.create_uid],
+                values=[[None] * (len(INSERTED_COLUMNS) + 1)]))
         sql += f' ON CONFLICT ({", ".join(CONFLICT)}) DO NOTHING'
         # One statement per row: a single statement with a placeholder per
         # value costs more to prepare than to run.
         cursor.executemany(sql, values)
         return cursor.rowcount
+
+    @classmethod
+    def copy_new_rows(cls, cursor, user, rows):
+        """COPY rows of origins created in this transaction (see
+        insert_rows) through ``cursor`` on PostgreSQL, as ``user``; the
+        number of rows. Without the staging table and the conflict check a
+        payment line costs a fifth less to insert; and rows made as they
+        are copied keep the server inserting while the caller makes the
+        next ones. It uses no Transaction, so a thread may run it while
+        the transaction's own thread leaves the connection alone."""
+        return copy_into(cursor, cls._table,
+            INSERTED_COLUMNS + ['create_uid'], cls._row_values(rows, user))
+
+    @staticmethod
+    def _row_values(rows, user):
+        return ([row.get(c) for c in INSERTED_COLUMNS] + [user]
+            for row in rows)
 
     @classmethod
     def balance(cls, centre=None, date=None, summarized=False):

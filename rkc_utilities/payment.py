@@ -282,66 +282,138 @@ class _AccountLedger:
 
 def allocate_into_subledger(payments, regulations=None, moves=None):
     """Post payment lines for ``payments`` (Allocated) by the rules of
-    rules.md §3, reading every account's debts in one pass. Each account's
+    rules.md §3, reading every account's debts in one pass (see
+    subledger_rows). ``moves`` ({centre: move id}, LedgerPosting.prepare)
+    puts the lines in their batch's prepared move."""
+    Line = Pool().get('rkc.ledger.line')
+    sums = read_ledger_sums({p.account for p in payments})
+    try:
+        rows = subledger_rows(payments, sums, regulations, moves)
+    except AdvanceWithoutService as error:
+        raise error.user_error() from None
+    # The payments are new: none of them has a line yet.
+    return Line.insert_rows(rows, new_origins=True)
+
+
+class AdvanceWithoutService(Exception):
+    """An overpayment of an account that has neither charges nor services
+    to spread it over. Raised by subledger_rows, which reads nothing (a
+    message is read from the database), and made a user error by its
+    caller."""
+
+    def __init__(self, amount):
+        super().__init__(amount)
+        self.amount = amount
+
+    def user_error(self):
+        return PaymentError(gettext(
+                'rkc_utilities.msg_payment_no_service', amount=self.amount))
+
+
+@dataclasses.dataclass
+class LedgerSums:
+    """What the allocation of payments reads of their accounts' subledger
+    (read_ledger_sums): the balances by account, period and service as
+    rows (account, period, service, principal, penalty, charged), and the
+    subscribed services of the accounts never charged."""
+    rows: list
+    subscribed: dict
+
+
+def read_ledger_sums(account_ids, unwritten=()):
+    """The LedgerSums of the accounts; ``unwritten`` are subledger rows of
+    this transaction not in the table yet (a bulk job copies a batch's
+    lines while it allocates the next one), counted as if they were."""
+    account_ids = sorted(set(account_ids))
+    rows = _ledger_sum_rows(account_ids)
+    rows.extend(_unwritten_sums(unwritten, set(account_ids)))
+    charged = {row[0] for row in rows if row[5] is not None}
+    return LedgerSums(rows, _subscribed_services(
+            [a for a in account_ids if a not in charged]))
+
+
+def subledger_rows(payments, sums, regulations=None, moves=None):
+    """The payment lines of ``payments`` (Allocated), from ``sums``
+    (read_ledger_sums of their accounts); reads nothing. Each account's
     payments are allocated together in date order; what they overpay stays
     an advance on the named period (or the payment's month), spread over
-    the services in proportion to their latest charges. ``moves``
-    ({centre: move id}, LedgerPosting.prepare) puts the lines in their
-    batch's prepared move."""
-    pool = Pool()
-    Line = pool.get('rkc.ledger.line')
+    the services in proportion to their latest charges."""
     regulations = regulations or default_regulations()
     by_account = defaultdict(list)
     for payment in payments:
         by_account[payment.account].append(payment)
-    ledgers = _ledgers(list(by_account))
-    fallback = _subscribed_services(
-        [a for a in by_account if not ledgers[a].charged])
-
-    def rows():
-        for account, account_payments in by_account.items():
-            for row in _account_rows(account_payments, ledgers[account],
-                    fallback.get(account), regulations):
-                if moves:
-                    row['move'] = moves[row['centre']]
-                yield row
-    # The payments are new: none of them has a line yet.
-    return Line.insert_rows(rows(), new_origins=True)
+    ledgers = _build_ledgers(sums.rows)
+    rows = []
+    for account, account_payments in by_account.items():
+        rows.extend(_account_rows(account_payments, ledgers[account],
+                sums.subscribed.get(account), regulations))
+    if moves:
+        for row in rows:
+            row['move'] = moves[row['centre']]
+    return rows
 
 
 def _ledgers(account_ids):
+    "{account: _AccountLedger} of the accounts, read from the subledger."
+    return _build_ledgers(_ledger_sum_rows(account_ids))
+
+
+def _ledger_sum_rows(account_ids):
+    """The accounts' subledger summed by the database to one row per
+    period and service (an account's history has several lines for each):
+    (account, period, service, principal, penalty, charged)."""
     pool = Pool()
     Line = pool.get('rkc.ledger.line')
     line = Line.__table__()
     cursor = Transaction().connection.cursor()
     # Penalties and the payments of them are a balance apart (a line
     # without a method is not one: the coalesce keeps NULL out of NOT).
+    # _unwritten_sums sums rows not yet written the same way.
     is_penalty = ((line.kind == 'penalty')
         | (Coalesce(line.method, '') == 'penalty'))
 
     def total(condition):
         return Sum(Case((condition, line.amount), else_=Null))
-    ledgers = defaultdict(_AccountLedger)
+    rows = []
     for ids in grouped_slice(account_ids, backend.MAX_QUERY_PARAMS):
-        # Summed by the database to one row per period and service: an
-        # account's history has several lines for each.
         cursor.execute(*line.select(
                 line.account, line.period, line.service,
                 total(~is_penalty), total(is_penalty),
                 total(line.kind == 'charge'),
                 where=among(line.account, list(ids)),
                 group_by=[line.account, line.period, line.service]))
-        for account, period, service, principal, penalty, charged in cursor:
-            ledger = ledgers[account]
-            period = _date(period)
-            key = (period, service)
-            if principal is not None:
-                ledger.principal[key] = _money(principal)
-            if penalty is not None:
-                ledger.penalty[key] = _money(penalty)
-            if charged is not None:
-                ledger.charged.setdefault(period, {})[service] = _money(
-                    charged)
+        rows.extend(cursor)
+    return rows
+
+
+def _unwritten_sums(rows, account_ids):
+    "The rows of _ledger_sum_rows that subledger rows not yet written add."
+    for row in rows:
+        if row['account'] in account_ids:
+            amount = row['amount']
+            penalty = row['kind'] == 'penalty' or row['method'] == 'penalty'
+            yield (row['account'], row['period'], row['service'],
+                None if penalty else amount, amount if penalty else None,
+                amount if row['kind'] == 'charge' else None)
+
+
+def _build_ledgers(sum_rows):
+    "{account: _AccountLedger} of rows of _ledger_sum_rows."
+    ledgers = defaultdict(_AccountLedger)
+    for account, period, service, principal, penalty, charged in sum_rows:
+        ledger = ledgers[account]
+        period = _date(period)
+        key = (period, service)
+        if principal is not None:
+            ledger.principal[key] = (
+                ledger.principal.get(key, ZERO) + _money(principal))
+        if penalty is not None:
+            ledger.penalty[key] = (
+                ledger.penalty.get(key, ZERO) + _money(penalty))
+        if charged is not None:
+            by_service = ledger.charged.setdefault(period, {})
+            by_service[service] = (
+                by_service.get(service, ZERO) + _money(charged))
     return ledgers
 
 
@@ -405,9 +477,7 @@ def _account_rows(payments, ledger, subscribed, regulations):
         if not advance:
             continue
         if not weights:
-            raise PaymentError(gettext(
-                    'rkc_utilities.msg_payment_no_service',
-                    amount=advance))
+            raise AdvanceWithoutService(advance)
         period = (payment.period or payment.date).replace(day=1)
         services = sorted(weights)
         for service, amount in zip(services, allocation.pro_rata(

@@ -324,6 +324,34 @@ def test_a_bad_line_after_credited_batches_undoes_them(database):
         ('quarantined', lines - 1, 0, 0)]
 
 
+def test_a_batch_allocates_on_the_lines_of_the_one_being_written(database):
+    """The next batch is allocated while the last one's lines are still
+    being copied: an account paying in both sees its first payment."""
+    from rkc.payments import importer
+    name, env, var = database
+    (paying, (paying_id, debt)), *others = debts(name).items()
+    others = [number for number, _ in others]
+    filler = [payment(n, others[n % len(others)], '10.00')
+        for n in range(1, importer.BATCH)]
+    path = registry_file(var, 'two_batches.txt', [
+            payment(0, paying, debt), *filler,
+            payment(importer.BATCH, paying, '10.00')])
+
+    done = import_file(name, env, path)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f'credited {importer.BATCH + 1}' in done.stdout
+    by_payment = dict(town.rows(name, """
+        SELECT p.operation_id, array_agg(DISTINCT l.method)
+        FROM rkc_payment p JOIN rkc_ledger_line l
+            ON l.origin = 'rkc.payment,' || p.id
+        WHERE p.account = %s GROUP BY p.operation_id""", paying_id))
+    assert by_payment == {
+        '0': ['principal'], str(importer.BATCH): ['advance']}
+    assert balance(name, paying_id) == Decimal('-10.00')
+    assert_subledger_equals_gl(name)
+
+
 def test_two_workers_importing_one_file_count_it_once(database):
     name, env, var = database
     numbers = list(debts(name))[:10]

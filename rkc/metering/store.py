@@ -8,9 +8,7 @@ import sqlite3
 from datetime import datetime
 from decimal import Decimal
 
-from psycopg.errors import UniqueViolation
-
-from rkc.bulk_insert import copy_insert, copy_into
+from rkc.bulk_insert import copy_new
 
 from .registers import MeterModel
 
@@ -100,20 +98,11 @@ def store_readings(connection, rows):
 
 
 def _store_postgresql(connection, rows):
-    # A slot is stored once as a rule, so the rows are copied straight
-    # into the table; a rerun's clash with what is there undoes the copy,
-    # and the rows go through a staging table that skips what is stored.
+    # A slot is stored once as a rule; a rerun's clash with what is there
+    # sends the rows through a staging table that skips what is stored.
     with connection.cursor() as cursor:
-        cursor.execute('SAVEPOINT new_readings')
-        try:
-            count = copy_into(
-                cursor, 'rkc_meter_reading', READING_COLUMNS, rows)
-        except UniqueViolation:
-            cursor.execute('ROLLBACK TO SAVEPOINT new_readings')
-            count = copy_insert(cursor, 'rkc_meter_reading',
-                READING_COLUMNS, rows, conflict=('meter', 'read_at'))
-        cursor.execute('RELEASE SAVEPOINT new_readings')
-    return count
+        return copy_new(cursor, 'rkc_meter_reading', READING_COLUMNS, rows,
+            conflict=('meter', 'read_at'))
 
 
 def _store_sqlite(connection, rows):

@@ -13,18 +13,20 @@ finds it there.
 """
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import itertools
 import queue
 import sys
 import threading
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sql import Conflict, Null
 from sql.functions import CurrentTimestamp
 
-from rkc.bulk_insert import copy_insert, execute_returning
+from rkc.bulk_insert import copy_new, execute_returning
 from rkc.payments.registry import LineError, RegistryChanged, RegistryReader
 
 BATCH = 2000
@@ -80,8 +82,8 @@ def import_registry(path, agent_code, format_name=None):
         # is undone if the file turns out bad, which is rare; reading a
         # good file twice cost a twentieth of its import.
         with _savepoint() as undo:
-            for batch in _read_ahead(_clean_records(reader), BATCH):
-                _write_batch(agent, import_id, batch, result)
+            _credit(agent, import_id,
+                _read_ahead(_clean_records(reader), BATCH), result)
             summary = reader.summary
             if summary.sha256 != sha256:
                 raise RegistryChanged(
@@ -221,16 +223,69 @@ def _duplicate_file(agent, sha256):
             f'as import {earlier.id} ({earlier.state}); nothing changed'])
 
 
-def _write_batch(agent, import_id, batch, result):
-    """Credit a batch of payment lines: known open accounts get payments
-    allocated into the subledger, the others go to the suspense list;
-    operations imported before are counted as duplicates."""
+def _credit(agent, import_id, batches, result):
+    """Credit the batches of payment lines. A batch's subledger lines are
+    copied into their table by a thread while the next batch is
+    allocated, so the server inserts them, and checks their foreign keys,
+    while this process computes: the next batch's debts are read before
+    the copy starts, the lines not written yet added to them, and the
+    allocation itself reads nothing."""
+    from trytond import backend
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
+
+    from rkc.engine.regulations import default_regulations
+    from rkc_utilities.payment import AdvanceWithoutService, subledger_rows
+    Line = Pool().get('rkc.ledger.line')
+    if backend.name == 'postgresql':
+        transaction = Transaction()
+        copier = ThreadPoolExecutor(1, thread_name_prefix='ledger-copy')
+        write = functools.partial(Line.copy_new_rows,
+            transaction.connection.cursor(), transaction.user)
+    else:
+        # SQLite's connection belongs to the thread that opened it.
+        copier = _AtOnce()
+        write = functools.partial(Line.insert_rows, new_origins=True)
+    regulations = default_regulations()
+    moves = {}
+    unwritten = []
+    try:
+        with copier:
+            for batch in batches:
+                inserted, sums = _write_batch(
+                    agent, import_id, batch, result, moves, unwritten)
+                copying = copier.submit(write, unwritten)
+                unwritten = subledger_rows(
+                    inserted, sums, regulations, moves)
+                copying.result()
+            copier.submit(write, unwritten).result()
+    except AdvanceWithoutService as error:
+        raise error.user_error() from None
+
+
+class _AtOnce(Executor):
+    "An executor that runs what it is given in the caller's thread."
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as error:
+            future.set_exception(error)
+        return future
+
+
+def _write_batch(agent, import_id, batch, result, moves, unwritten):
+    """Write a batch of payment lines: known open accounts get payments,
+    the others go to the suspense list; operations imported before are
+    counted as duplicates. Returns the payments to allocate (Allocated)
+    and the LedgerSums of their accounts, ``unwritten`` subledger rows
+    counted in; the prepared moves of their centres are added to
+    ``moves``."""
     from trytond.pool import Pool
 
     from rkc_utilities.payment import (
-        Allocated, allocate_into_subledger, operation_key)
-    if not batch:
-        return
+        Allocated, operation_key, read_ledger_sums)
     Suspense = Pool().get('rkc.payment.suspense')
     accounts = _accounts({p.account for p in batch})
     keys = {id(p): operation_key(p.branch, p.operation_id,
@@ -246,11 +301,10 @@ def _write_batch(agent, import_id, batch, result):
         else:
             suspend.append((payment, 'closed' if found else 'unknown'))
     inserted = _insert_payments(agent, import_id, credit, keys, accounts)
-    allocate_into_subledger([Allocated(
-                id_, accounts[p.account][0], accounts[p.account][2],
-                p.accepted_at.date(), p.amount, p.period)
-            for p, id_ in inserted],
-        moves=_prepared_moves(agent, import_id, inserted, accounts))
+    centres = {accounts[p.account][2] for p, _ in inserted} - set(moves)
+    if centres:
+        moves.update(_prepared_moves(agent, import_id, centres, max(
+                    p.accepted_at.date() for p, _ in inserted)))
     result.readings += _store_readings(
         [(p, accounts[p.account][0]) for p, _ in inserted if p.readings],
         result)
@@ -258,22 +312,23 @@ def _write_batch(agent, import_id, batch, result):
     result.credited += len(inserted)
     result.suspended += suspended
     result.duplicates += len(batch) - len(inserted) - suspended
+    allocated = [Allocated(id_, accounts[p.account][0],
+            accounts[p.account][2], p.accepted_at.date(), p.amount, p.period)
+        for p, id_ in inserted]
+    return allocated, read_ledger_sums(
+        {a.account for a in allocated}, unwritten)
 
 
-def _prepared_moves(agent, import_id, inserted, accounts):
-    """The import's general-ledger move of each centre paid to in the
-    batch (drafts until post_to_general_ledger): the payments' lines are
-    written into them, so posting updates no line."""
+def _prepared_moves(agent, import_id, centres, date):
+    """The import's general-ledger move of each of the centres (drafts
+    until post_to_general_ledger): the payments' lines are written into
+    them, so posting updates no line."""
     from trytond.i18n import gettext
     from trytond.pool import Pool
-    if not inserted:
-        return {}
     pool = Pool()
     Posting = pool.get('rkc.ledger.posting')
     record = pool.get('rkc.payment.registry.import')(import_id)
-    return Posting.prepare(str(record),
-        {accounts[p.account][2] for p, _ in inserted},
-        max(p.accepted_at.date() for p, _ in inserted),
+    return Posting.prepare(str(record), centres, date,
         gettext('rkc_utilities.msg_registry_move_description',
             agent=agent.code, file=record.filename or record.sha256[:12]))
 
@@ -362,7 +417,9 @@ def _insert_new(model, columns, rows, returning):
     Model = Pool().get(model)
     cursor = Transaction().connection.cursor()
     if backend.name == 'postgresql':
-        return copy_insert(cursor, Model._table, columns, rows,
+        # An operation comes once as a rule: resent ones make a batch go
+        # the slower way, through a staging table.
+        return copy_new(cursor, Model._table, columns, rows,
             conflict=('agent', 'operation_key'), returning=returning)
     table = Model.__table__()
     execute_returning(cursor, table.insert(
