@@ -189,10 +189,9 @@ class LedgerLine(LeanIndexesMixin, ModelSQL, ModelView):
         """COPY rows of origins created in this transaction (see
         insert_rows) through ``cursor`` on PostgreSQL, as ``user``; the
         number of rows. Without the staging table and the conflict check a
-        payment line costs a fifth less to insert; and rows made as they
-        are copied keep the server inserting while the caller makes the
-        next ones. It uses no Transaction, so a thread may run it while
-        the transaction's own thread leaves the connection alone."""
+        payment line costs a fifth less to insert. It uses no
+        Transaction, so a thread may run it while the transaction's own
+        thread leaves the connection alone (see the registry import)."""
         return copy_into(cursor, cls._table,
             INSERTED_COLUMNS + ['create_uid'], cls._row_values(rows, user))
 
