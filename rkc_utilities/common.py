@@ -7,8 +7,11 @@ from sql import Column, For
 from sql.operators import Any
 
 from trytond import backend
+from psycopg.sql import SQL, Identifier, Literal
+
 from trytond.i18n import gettext
 from trytond.model import Index, Unique, fields
+from trytond.pool import Pool
 from trytond.pyson import Bool, Eval, If
 from trytond.transaction import Transaction
 
@@ -72,6 +75,124 @@ def _served(index, keys):
     partial = bool(index.options.get('where'))
     return any(key[:len(columns)] == columns
         and (len(key) > len(columns) or partial) for key in keys)
+
+
+class BulkReferencesMixin:
+    """Checks the references listed in ``_bulk_references`` once per
+    statement instead of once per row. A foreign key runs a query for each
+    row a bulk job inserts: on a payment's subledger lines the keys to the
+    centre, the service and the move cost as much as the rest of the
+    insert. These references get a trigger after each insert or update
+    statement that locks the referenced rows (FOR KEY SHARE, as a foreign
+    key does) and refuses the statement if one is missing, and a trigger
+    after each delete from the referenced table that refuses to delete a
+    referenced row. The fields must be RESTRICT: Tryton itself refuses to
+    delete a referenced record before it reaches the database.
+
+    Unlike a foreign key, a delete that starts before a concurrent insert
+    commits and ends after it is not seen by the delete trigger (it reads
+    the snapshot of its transaction); the references listed are to
+    reference data, or to records of the same transaction, that nothing
+    deletes while a job uses them."""
+    __slots__ = ()
+    _bulk_references = ()
+
+    @classmethod
+    def __table_handler__(cls, module_name=None, history=False):
+        handler = super().__table_handler__(module_name, history=history)
+        if cls._bulk_references and not history:
+            add_fk = type(handler).add_fk
+
+            def add_fk_unless_bulk(columns, *args, **kwargs):
+                if columns not in cls._bulk_references:
+                    add_fk(handler, columns, *args, **kwargs)
+            handler.add_fk = add_fk_unless_bulk
+        return handler
+
+    @classmethod
+    def __register__(cls, module):
+        super().__register__(module)
+        if backend.name != 'postgresql' or not cls._bulk_references:
+            return
+        pool = Pool()
+        table = cls.__table_handler__(module)
+        cursor = Transaction().connection.cursor()
+        _install_reference_functions(cursor)
+        targets = []
+        for name in cls._bulk_references:
+            field = cls._fields[name]
+            assert field.ondelete == 'RESTRICT', (cls.__name__, name)
+            # A database of an earlier version has the foreign key.
+            table.drop_fk(name)
+            target = pool.get(field.model_name)._table
+            targets += [name, target]
+            trigger = table.convert_name(f'{cls._table}_{name}_restrict')
+            cursor.execute(SQL(
+                    'CREATE OR REPLACE TRIGGER {trigger} AFTER DELETE ON '
+                    '{target} REFERENCING OLD TABLE AS old_rows '
+                    'FOR EACH STATEMENT EXECUTE FUNCTION '
+                    'rkc_restrict_delete({table}, {column})').format(
+                    trigger=Identifier(trigger),
+                    target=Identifier(target),
+                    table=Literal(cls._table), column=Literal(name)))
+        for event in ('INSERT', 'UPDATE'):
+            trigger = table.convert_name(
+                f'{cls._table}_references_{event.lower()}')
+            cursor.execute(SQL(
+                    'CREATE OR REPLACE TRIGGER {trigger} AFTER ' + event
+                    + ' ON {table} REFERENCING NEW TABLE AS new_rows '
+                    'FOR EACH STATEMENT EXECUTE FUNCTION '
+                    'rkc_check_references({arguments})').format(
+                    trigger=Identifier(trigger),
+                    table=Identifier(cls._table),
+                    arguments=SQL(', ').join(map(Literal, targets))))
+
+
+def _install_reference_functions(cursor):
+    """The trigger functions of BulkReferencesMixin: the arguments of
+    rkc_check_references are pairs of column and referenced table, those
+    of rkc_restrict_delete the referencing table and column."""
+    cursor.execute("""
+        CREATE OR REPLACE FUNCTION rkc_check_references() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            i integer := 0;
+            referenced bigint;
+            locked bigint;
+        BEGIN
+            WHILE i < TG_NARGS LOOP
+                EXECUTE format(
+                    'SELECT (SELECT count(DISTINCT %1$I) FROM new_rows), '
+                    '(SELECT count(*) FROM (SELECT FROM %2$I WHERE id IN '
+                    '(SELECT %1$I FROM new_rows) FOR KEY SHARE) AS locked)',
+                    TG_ARGV[i], TG_ARGV[i + 1]) INTO referenced, locked;
+                IF referenced <> locked THEN
+                    RAISE foreign_key_violation USING
+                        MESSAGE = format('%s.%s refers to a missing %s row',
+                            TG_TABLE_NAME, TG_ARGV[i], TG_ARGV[i + 1]),
+                        TABLE = TG_TABLE_NAME, COLUMN = TG_ARGV[i];
+                END IF;
+                i := i + 2;
+            END LOOP;
+            RETURN NULL;
+        END $$""")
+    cursor.execute("""
+        CREATE OR REPLACE FUNCTION rkc_restrict_delete() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            referenced boolean;
+        BEGIN
+            EXECUTE format('SELECT EXISTS (SELECT FROM %I WHERE %I IN '
+                '(SELECT id FROM old_rows))', TG_ARGV[0], TG_ARGV[1])
+                INTO referenced;
+            IF referenced THEN
+                RAISE foreign_key_violation USING
+                    MESSAGE = format('deleted %s rows are used by %s.%s',
+                        TG_TABLE_NAME, TG_ARGV[0], TG_ARGV[1]),
+                    TABLE = TG_ARGV[0], COLUMN = TG_ARGV[1];
+            END IF;
+            RETURN NULL;
+        END $$""")
 
 
 class DatedMixin:

@@ -20,7 +20,7 @@ from rkc.bulk_insert import copy_insert, copy_into
 from rkc.engine.money import round_money
 
 from .billing_input import _date
-from .common import LeanIndexesMixin
+from .common import BulkReferencesMixin, LeanIndexesMixin
 from .exceptions import PostedError
 
 KINDS = [
@@ -51,8 +51,11 @@ ORIGINS = [
     ]
 
 
-class LedgerLine(LeanIndexesMixin, ModelSQL, ModelView):
+class LedgerLine(
+        BulkReferencesMixin, LeanIndexesMixin, ModelSQL, ModelView):
     __name__ = 'rkc.ledger.line'
+    # The account keeps its foreign key: accounts have a life of their own.
+    _bulk_references = ('centre', 'service', 'move')
     # Documents read their lines by origin (the index on origin and
     # centre), never search through them: the index for that search cost a
     # payment line a sixth of its insert.

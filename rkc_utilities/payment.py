@@ -30,7 +30,7 @@ from rkc.engine.regulations import default_regulations
 from rkc.payments.registry_format import (
     KINDS as LAYOUT_KINDS, RegistryFormat as Layout, RegistryFormatError)
 
-from .common import LeanIndexesMixin, among, today
+from .common import BulkReferencesMixin, LeanIndexesMixin, among, today
 from .exceptions import CashDeskError, PaymentError
 from .ledger import _money
 
@@ -56,8 +56,12 @@ METHODS = {PRINCIPAL: 'principal', PENALTY: 'penalty', ADVANCE: 'advance'}
 ZERO = Decimal('0.00')
 
 
-class Payment(LeanIndexesMixin, Workflow, ModelSQL, ModelView):
+class Payment(
+        BulkReferencesMixin, LeanIndexesMixin, Workflow, ModelSQL,
+        ModelView):
     __name__ = 'rkc.payment'
+    # The account keeps its foreign key: accounts have a life of their own.
+    _bulk_references = ('centre', 'agent', 'registry_import')
 
     account = fields.Many2One(
         'rkc.account', "Account", required=True, ondelete='RESTRICT',

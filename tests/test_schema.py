@@ -1,8 +1,11 @@
 """The database schema of the high-volume tables: every index costs each
-insert its upkeep, so none may be one that another index serves."""
+insert its upkeep, so none may be one that another index serves, and the
+references to reference data are checked once per statement, not per
+row."""
 import uuid
 
 import pytest
+from psycopg import errors
 
 import town
 
@@ -85,13 +88,18 @@ def test_ledger_lines_have_no_index_to_search_through_origins(database):
     "Payments read their lines by origin; nothing searches through them."
     assert not [d for d in expression_indexes(database, 'rkc_ledger_line')
         if 'origin' in d]
+    assert foreign_keys(database, 'rkc_ledger_line') == {'account'}
 
 
-def test_update_drops_the_indexes_left_out(database, tmp_path):
+def test_update_drops_what_is_left_out(database, tmp_path):
     """A database of an earlier version loses the indexes now left out,
     readings included, though Tryton leaves a table's indexes alone when
-    it declares none of its own."""
+    it declares none of its own, and the foreign keys that triggers
+    replace."""
     town.execute(database,
+        ('ALTER TABLE rkc_ledger_line ADD CONSTRAINT '
+            'rkc_ledger_line_service_fkey FOREIGN KEY (service) '
+            'REFERENCES rkc_service (id) ON DELETE RESTRICT', ()),
         ('CREATE INDEX idx_rkc_meter_reading_meter_old '
             'ON rkc_meter_reading (meter)', ()),
         ('CREATE INDEX idx_rkc_ledger_line_account_old '
@@ -105,3 +113,112 @@ def test_update_drops_the_indexes_left_out(database, tmp_path):
         assert served_indexes(database, table) == {}, table
     assert not [d for d in expression_indexes(database, 'rkc_ledger_line')
         if 'origin' in d]
+    assert foreign_keys(database, 'rkc_ledger_line') == {'account'}
+
+
+def foreign_keys(database, table):
+    "The columns of the table that have a foreign key."
+    return {column for column, in town.rows(database, """
+            SELECT a.attname FROM pg_constraint c
+            JOIN pg_class t ON t.oid = c.conrelid
+            JOIN pg_attribute a
+                ON a.attrelid = t.oid AND a.attnum = ANY (c.conkey)
+            WHERE t.relname = %s AND c.contype = 'f'""", table)}
+
+
+def test_references_to_reference_data_have_no_foreign_key(database):
+    "The account keeps its foreign key; a cash payment's shift too."
+    assert foreign_keys(database, 'rkc_ledger_line') == {'account'}
+    assert foreign_keys(database, 'rkc_payment') == {'account', 'shift'}
+
+
+LINE = """INSERT INTO rkc_ledger_line (account, centre, service, period,
+        date, kind, amount, origin, part, move)
+    SELECT a.id, a.centre, %s, '2026-05-01', '2026-05-01', 'charge',
+        10.00, 'rkc.billing.run,' || %s, 0, %s
+    FROM rkc_account a ORDER BY a.id LIMIT %s"""
+
+
+def some_service(connection):
+    return connection.execute(
+        'SELECT min(id), max(id) FROM rkc_service').fetchone()
+
+
+def line_count(connection):
+    return connection.execute(
+        'SELECT count(*) FROM rkc_ledger_line').fetchone()[0]
+
+
+@pytest.mark.parametrize('column', ['service', 'centre', 'move'])
+def test_a_statement_referring_to_a_missing_row_is_refused(
+        database, column):
+    """One line of a statement refers to a row that is not there: none of
+    the statement's lines is written."""
+    with town.connect(database) as connection:
+        first, last = some_service(connection)
+        before = line_count(connection)
+        connection.execute(LINE, (first, 1, None, 3))
+        bad = {'service': (last + 1000, 2, None),
+            'centre': (first, 3, None), 'move': (first, 4, 10 ** 9)}[column]
+        connection.execute('SAVEPOINT bad')
+        with pytest.raises(errors.ForeignKeyViolation,
+                match=f'rkc_ledger_line.{column} refers to a missing'):
+            if column == 'centre':
+                connection.execute(LINE.replace('a.centre', '-1'),
+                    (*bad, 3))
+            else:
+                connection.execute(LINE, (*bad, 3))
+        connection.execute('ROLLBACK TO SAVEPOINT bad')
+        assert line_count(connection) == before + 3
+        connection.rollback()
+
+
+def test_an_update_to_a_missing_row_is_refused(database):
+    with town.connect(database) as connection:
+        first, _ = some_service(connection)
+        connection.execute(LINE, (first, 5, None, 2))
+        with pytest.raises(errors.ForeignKeyViolation,
+                match='rkc_ledger_line.move refers to a missing'):
+            connection.execute('UPDATE rkc_ledger_line SET move = %s '
+                "WHERE origin = 'rkc.billing.run,5'", (10 ** 9,))
+        connection.rollback()
+
+
+def test_a_referenced_row_is_not_deleted(database):
+    """The service of a line cannot be deleted, not even by SQL; an agent
+    that no payment refers to can."""
+    with town.connect(database) as connection:
+        first, _ = some_service(connection)
+        connection.execute(LINE, (first, 6, None, 1))
+        connection.execute('SAVEPOINT used')
+        with pytest.raises(errors.ForeignKeyViolation,
+                match='deleted rkc_service rows are used by '
+                'rkc_ledger_line.service'):
+            connection.execute(
+                'DELETE FROM rkc_service WHERE id = %s', (first,))
+        connection.execute('ROLLBACK TO SAVEPOINT used')
+        agent, = connection.execute("""
+            INSERT INTO rkc_payment_agent (name, code, account, active)
+            SELECT 'Unused', 'UNUSED', id, true FROM account_account
+            WHERE code = '57' RETURNING id""").fetchone()
+        deleted = connection.execute(
+            'DELETE FROM rkc_payment_agent WHERE id = %s', (agent,))
+        assert deleted.rowcount == 1
+        connection.rollback()
+
+
+def test_an_insert_locks_the_rows_it_refers_to(database):
+    """As a foreign key does: until the inserting transaction ends, no
+    other one may delete or lock for update the service it refers to."""
+    with town.connect(database) as inserting, \
+            town.connect(database) as other:
+        first, _ = some_service(inserting)
+        inserting.execute(LINE, (first, 7, None, 1))
+        with pytest.raises(errors.LockNotAvailable):
+            other.execute('SELECT id FROM rkc_service WHERE id = %s '
+                'FOR UPDATE NOWAIT', (first,))
+        other.rollback()
+        inserting.rollback()
+        other.execute('SELECT id FROM rkc_service WHERE id = %s '
+            'FOR UPDATE NOWAIT', (first,))
+        other.rollback()
