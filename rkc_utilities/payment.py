@@ -351,9 +351,8 @@ def subledger_rows(payments, sums, regulations=None, moves=None):
     for account, account_payments in by_account.items():
         rows.extend(_account_rows(account_payments, ledgers[account],
                 sums.subscribed.get(account), regulations))
-    if moves:
-        for row in rows:
-            row['move'] = moves[row['centre']]
+    for row in rows:
+        row['move'] = moves[row['centre']] if moves else None
     return rows
 
 
