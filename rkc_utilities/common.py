@@ -3,12 +3,11 @@
 "Pieces shared by several business objects."
 import datetime as dt
 
+from psycopg.sql import SQL, Identifier, Literal
 from sql import Column, For
 from sql.operators import Any
 
 from trytond import backend
-from psycopg.sql import SQL, Identifier, Literal
-
 from trytond.i18n import gettext
 from trytond.model import Index, Unique, fields
 from trytond.pool import Pool
