@@ -34,7 +34,7 @@ demo: $(BIN)/rkc $(SAO)/index.html
 test: $(BIN)/rkc $(SAO)/index.html
 	$(BIN)/ruff check rkc rkc_utilities tests bench tools
 	$(BIN)/python tools/drop_test_cache.py $(PG_URI)
-	TRYTOND_DATABASE_URI=$(PG_URI) DB_CACHE=postgresql:// \
+	TRYTOND_DATABASE_URI=$(PG_URI) DB_CACHE=postgresql:// RKC_DEMO_CACHE=1 \
 		$(BIN)/python -m pytest -q -p no:cacheprovider
 
 # Quick run of the same suite on SQLite.

@@ -25,10 +25,17 @@ def _prepare(args, port=8000):
     return conf, tryton_job.database_name(args.database)
 
 
+def _maintenance_connection():
+    "An autocommit connection to the server's maintenance database."
+    import psycopg
+    from trytond import backend
+    return psycopg.connect(
+        **backend.Database._connection_params('postgres'), autocommit=True)
+
+
 def create_database(name, drop=False):
     """Create an empty database for trytond-admin to initialise (it does not
     create PostgreSQL databases itself)."""
-    from trytond import backend
     from trytond.config import config
     uri = config.get('database', 'uri')
     if uri.startswith('sqlite'):
@@ -37,12 +44,8 @@ def create_database(name, drop=False):
             path.unlink()
         path.touch()
         return
-    import psycopg
     from psycopg import sql
-    Database = backend.Database
-    # Connect to the maintenance database of the same server.
-    with psycopg.connect(**Database._connection_params('postgres'),
-            autocommit=True) as conn:
+    with _maintenance_connection() as conn:
         if drop:
             conn.execute(sql.SQL(
                     'DROP DATABASE IF EXISTS {} WITH (FORCE)').format(
@@ -193,15 +196,10 @@ def _bill_demo_months(name, context, count):
             billing_command.close_period(name, context, month, out=report)
 
 
-def demo(args):
-    conf, name = _prepare(args, port=args.port)
+def _install_demo(conf, name):
+    """Replace the database ``name`` by one with the module installed, the
+    company, its chart and the reference data; returns the company."""
     from rkc import setup
-    from rkc.demo import bulk_loader, loader
-    from trytond.config import config
-    if args.bulk and not config.get('database', 'uri').startswith(
-            'postgresql'):
-        raise SystemExit('rkc demo --bulk loads with COPY: PostgreSQL only')
-    print(f'Creating the demo database "{name}"…', flush=True)
     create_database(name, drop=True)
     admin(conf, name, '--all', '-u', MODULE, '--activate-dependencies',
         '-l', 'ru')
@@ -209,6 +207,48 @@ def demo(args):
         setup.company_and_accounts, database=name)
     tryton_job.transaction(setup.reference_data, database=name,
         context={'company': company})
+    return company
+
+
+def _installed_demo_database(conf, name):
+    """:func:`_install_demo`, or a copy of its kept result where
+    ``RKC_DEMO_CACHE`` asks for one (see :mod:`rkc.demo.template_cache`)."""
+    from trytond import backend
+    from trytond.config import config
+
+    from rkc import setup
+    from rkc.demo import template_cache
+    if not template_cache.enabled(config.get('database', 'uri')):
+        return _install_demo(conf, name)
+    template = template_cache.template_name()
+    with _maintenance_connection() as conn:
+        built = template_cache.exists(conn, template)
+    if not built:
+        building = f'{template}_{os.getpid()}'
+        try:
+            _install_demo(conf, building)
+            # A template may have nobody connected: close this process's.
+            backend.Database(building).close()
+            with _maintenance_connection() as conn:
+                template_cache.keep(conn, building, template)
+        except BaseException:
+            with _maintenance_connection() as conn:
+                template_cache.drop(conn, building)
+            raise
+    with _maintenance_connection() as conn:
+        template_cache.copy(conn, template, name)
+    return tryton_job.transaction(setup.company_id, database=name)
+
+
+def demo(args):
+    conf, name = _prepare(args, port=args.port)
+    from rkc.demo import bulk_loader, loader
+    from trytond.config import config
+    if args.bulk and not config.get('database', 'uri').startswith(
+            'postgresql'):
+        raise SystemExit('rkc demo --bulk loads with COPY: PostgreSQL only')
+    print(f'Creating the demo database "{name}"…', flush=True)
+    company = _installed_demo_database(conf, name)
     started = time.monotonic()
     (bulk_loader if args.bulk else loader).load_town(
         name, accounts=args.accounts)

@@ -2,11 +2,15 @@
 the PostgreSQL server (DB_CACHE=postgresql://, databases ``test-<hash of
 the module name>``). The name does not change with the module's schema, so
 a cache made by an earlier checkout would be restored with its old tables:
-``make test`` starts from none."""
+``make test`` starts from none. The demo templates that ``RKC_DEMO_CACHE``
+keeps (:mod:`rkc.demo.template_cache`) go too, so that they do not pile up
+on the server as the sources change."""
 import sys
 
 import psycopg
 from psycopg import sql
+
+from rkc.demo import template_cache
 
 
 def main(server):
@@ -18,7 +22,9 @@ def main(server):
             connection.execute(sql.SQL(
                     'DROP DATABASE IF EXISTS {} WITH (FORCE)').format(
                     sql.Identifier(name)))
-    print(f'dropped {len(names)} cached test databases')
+        templates = template_cache.drop_all(connection)
+    print(f'dropped {len(names)} cached test databases and {templates} '
+        'demo templates')
 
 
 if __name__ == '__main__':
