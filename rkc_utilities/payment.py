@@ -10,8 +10,8 @@ from collections import defaultdict
 from decimal import Decimal
 from importlib import resources
 
-from sql import Conflict, Null
-from sql.aggregate import Sum
+from sql import Conflict, Null, Window
+from sql.aggregate import Max, Sum
 from sql.conditionals import Case, Coalesce
 from sql.functions import CurrentTimestamp
 from sql.operators import Concat
@@ -317,8 +317,9 @@ class AdvanceWithoutService(Exception):
 @dataclasses.dataclass
 class LedgerSums:
     """What the allocation of payments reads of their accounts' subledger
-    (read_ledger_sums): the balances by account, period and service as
-    rows (account, period, service, principal, penalty, charged), and the
+    (read_ledger_sums): the balances by account, period and service that
+    are debts, and those of each account's latest charged period, as rows
+    (account, period, service, principal, penalty, charged); and the
     subscribed services of the accounts never charged."""
     rows: list
     subscribed: dict
@@ -364,7 +365,10 @@ def _ledgers(account_ids):
 def _ledger_sum_rows(account_ids):
     """The accounts' subledger summed by the database to one row per
     period and service (an account's history has several lines for each):
-    (account, period, service, principal, penalty, charged)."""
+    (account, period, service, principal, penalty, charged). Only the rows
+    that the allocation reads are returned: a positive principal or
+    penalty (a debt), and the account's latest charged period (how an
+    advance is spread). Years of settled months stay in the database."""
     pool = Pool()
     Line = pool.get('rkc.ledger.line')
     line = Line.__table__()
@@ -379,21 +383,37 @@ def _ledger_sum_rows(account_ids):
         return Sum(Case((condition, line.amount), else_=Null))
     rows = []
     for ids in grouped_slice(account_ids, backend.MAX_QUERY_PARAMS):
-        cursor.execute(*line.select(
-                line.account, line.period, line.service,
-                total(~is_penalty), total(is_penalty),
-                total(line.kind == 'charge'),
-                where=among(line.account, list(ids)),
-                group_by=[line.account, line.period, line.service]))
+        sums = line.select(
+            line.account, line.period, line.service,
+            total(~is_penalty).as_('principal'),
+            total(is_penalty).as_('penalty'),
+            total(line.kind == 'charge').as_('charged'),
+            where=among(line.account, list(ids)),
+            group_by=[line.account, line.period, line.service])
+        latest = sums.select(
+            sums.account, sums.period, sums.service, sums.principal,
+            sums.penalty, sums.charged,
+            Max(sums.period, filter_=sums.charged != Null,
+                window=Window([sums.account])).as_('latest'))
+        cursor.execute(*latest.select(
+                latest.account, latest.period, latest.service,
+                latest.principal, latest.penalty, latest.charged,
+                where=(latest.principal > 0) | (latest.penalty > 0)
+                | (latest.period == latest.latest)))
         rows.extend(cursor)
     return rows
 
 
 def _unwritten_sums(rows, account_ids):
-    "The rows of _ledger_sum_rows that subledger rows not yet written add."
+    """The rows of _ledger_sum_rows that subledger rows not yet written add.
+    They must be credits: _ledger_sum_rows leaves out the balances that are
+    not debts, which a credit cannot make one."""
     for row in rows:
         if row['account'] in account_ids:
             amount = row['amount']
+            if amount > 0 or row['kind'] == 'charge':
+                raise ValueError(
+                    f'an unwritten subledger row must be a credit: {row}')
             penalty = row['kind'] == 'penalty' or row['method'] == 'penalty'
             yield (row['account'], row['period'], row['service'],
                 None if penalty else amount, amount if penalty else None,

@@ -352,6 +352,67 @@ def test_a_batch_allocates_on_the_lines_of_the_one_being_written(database):
     assert_subledger_equals_gl(name)
 
 
+ALL_LEDGER_SUMS = """
+    SELECT account, period, service,
+        sum(amount) FILTER (WHERE NOT (kind = 'penalty'
+            OR coalesce(method, '') = 'penalty')),
+        sum(amount) FILTER (WHERE kind = 'penalty'
+            OR coalesce(method, '') = 'penalty'),
+        sum(amount) FILTER (WHERE kind = 'charge')
+    FROM rkc_ledger_line GROUP BY account, period, service"""
+
+
+def test_the_allocation_reads_only_debts_and_the_latest_charges(database):
+    """Settled and overpaid months are left in the database, and what the
+    allocation makes of an account is what the whole history gives."""
+    from rkc.engine.regulations import default_regulations
+    from rkc_utilities import payment as payments
+    name, env, var = database
+    owing = list(debts(name).items())
+    oldest_month = town.rows(name, 'SELECT min(period) FROM rkc_ledger_line '
+        "WHERE kind = 'charge'")[0][0]
+    # One account settles everything, one pays its oldest month, one pays
+    # more than it owes: their settled months hold zero, their advance a
+    # credit.
+    (settled, (_, settled_debt)), (oldest, (oldest_id, _)), \
+        (over, (_, over_debt)) = owing[:3]
+    oldest_debt, = town.rows(name, 'SELECT sum(amount) FROM rkc_ledger_line '
+        'WHERE account = %s AND period = %s', oldest_id, oldest_month)[0]
+    path = registry_file(var, 'history.txt', [
+            payment(1, settled, settled_debt),
+            payment(2, oldest, oldest_debt, period=oldest_month),
+            payment(3, over, over_debt + Decimal('50.00'))])
+    assert import_file(name, env, path).returncode == 0
+    whole = town.rows(name, ALL_LEDGER_SUMS)
+    accounts = sorted({row[0] for row in whole})
+
+    def read(pool):
+        return payments._ledger_sum_rows(accounts)
+    read_rows = in_tryton(name, read)
+
+    assert len(read_rows) < len(whole)
+    assert set(read_rows) <= set(whole)
+    regulations = default_regulations()
+    expected = payments._build_ledgers(whole)
+    got = payments._build_ledgers(read_rows)
+    for account in accounts:
+        assert (payments._period_debts(got[account], regulations)
+            == payments._period_debts(expected[account], regulations))
+        assert (payments._advance_weights(got[account], None)
+            == payments._advance_weights(expected[account], None))
+        assert (max(got[account].charged, default=None)
+            == max(expected[account].charged, default=None))
+
+
+def test_an_unwritten_row_that_is_no_credit_is_refused():
+    from rkc_utilities.payment import _unwritten_sums
+    charge = {'account': 1, 'period': dt.date(2026, 5, 1), 'service': 2,
+        'amount': Decimal('10.00'), 'kind': 'charge', 'method': None}
+    with pytest.raises(ValueError, match='must be a credit'):
+        list(_unwritten_sums([charge], {1}))
+    assert list(_unwritten_sums([charge], {3})) == []
+
+
 def test_two_workers_importing_one_file_count_it_once(database):
     name, env, var = database
     numbers = list(debts(name))[:10]
