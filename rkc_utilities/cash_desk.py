@@ -21,10 +21,10 @@ from trytond.wizard import (
     Button, StateReport, StateTransition, StateView, Wizard)
 
 from rkc.documents import cash_desk as documents
+from rkc.engine.payment_lines import ADVANCE, METHODS, PENALTY
 
 from .exceptions import CashDeskError
-from .payment import (
-    ADVANCE, DESK_CHANNELS, METHODS, PENALTY, account_debts)
+from .payment import DESK_CHANNELS, account_debts
 
 ZERO = Decimal('0.00')
 

@@ -21,6 +21,7 @@ from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from rkc.engine.dated import add_months
 from rkc.engine.duty import state_duty
+from rkc.engine.payment_lines import period_debts
 from rkc.engine.regulations import default_regulations
 from rkc.notify import texts
 from rkc.notify.quiet import utc_now
@@ -30,7 +31,7 @@ from .common import today
 from .exceptions import LegalError
 from .flat_report import FlatReport, day, money
 from .notification import CHANNEL_SETTINGS, _checked, local_time
-from .payment import _ledgers, _period_debts
+from .payment import _ledgers
 from .penalty import ZERO, _money, account_penalties, band_rows
 
 STAGES = [
@@ -221,7 +222,7 @@ class Case(Workflow, ModelSQL, ModelView):
             return {}
         latest = ledger.charged[max(ledger.charged)]
         owed = defaultdict(list)
-        for debt in _period_debts(ledger, default_regulations()):
+        for debt in period_debts(ledger, default_regulations()):
             if debt.due_date < on_date:
                 for service, amount in debt.principal.items():
                     owed[service].append(

@@ -3,8 +3,6 @@
 """Payments from every channel (rules.md §3 and §8) and their allocation
 into the subledger: one negative payment line per period, service and part
 (principal, penalty, advance), dated on the day the money was accepted."""
-import dataclasses
-import datetime as dt
 import json
 from collections import defaultdict
 from decimal import Decimal
@@ -25,14 +23,15 @@ from trytond.pyson import Eval
 from trytond.tools import grouped_slice
 from trytond.transaction import Transaction
 
-from rkc.engine import allocation
+from rkc.engine.payment_lines import (
+    REVERSAL, Allocated, AdvanceWithoutService,
+    LedgerSums, build_ledgers, period_debts, subledger_rows, unwritten_sums)
 from rkc.engine.regulations import default_regulations
 from rkc.payments.registry_format import (
     KINDS as LAYOUT_KINDS, RegistryFormat as Layout, RegistryFormatError)
 
 from .common import BulkReferencesMixin, LeanIndexesMixin, among, today
 from .exceptions import CashDeskError, PaymentError
-from .ledger import _money
 
 CHANNELS = [
     ('cash', "Cash"),
@@ -47,12 +46,6 @@ STATES = [
     ('posted', "Posted"),
     ('cancelled', "Cancelled"),
     ]
-# The part of a payment line in the subledger's key (account, service,
-# period, kind, origin, part): what the money paid. A cancellation's line
-# reverses part n as part n + REVERSAL.
-PRINCIPAL, PENALTY, ADVANCE = 0, 1, 2
-REVERSAL = 3
-METHODS = {PRINCIPAL: 'principal', PENALTY: 'penalty', ADVANCE: 'advance'}
 ZERO = Decimal('0.00')
 
 
@@ -213,7 +206,8 @@ class Payment(
                 raise PaymentError(gettext(
                         'rkc_utilities.msg_payment_account_closed',
                         account=payment.account.number))
-        allocate_into_subledger([Allocated.of(p) for p in payments])
+        allocate_into_subledger([Allocated(p.id, p.account.id, p.centre.id,
+                    p.date, p.amount, p.period) for p in payments])
 
     @classmethod
     def cancel(cls, payments, date=None):
@@ -257,33 +251,6 @@ def lock_accounts(account_ids):
                 [table.state], [table.state], where=table.id.in_(list(ids))))
 
 
-@dataclasses.dataclass(frozen=True)
-class Allocated:
-    "The figures of one payment that its allocation needs."
-    id: int
-    account: int
-    centre: int
-    date: object
-    amount: Decimal
-    period: object = None
-
-    @classmethod
-    def of(cls, payment):
-        return cls(payment.id, payment.account.id, payment.centre.id,
-            payment.date, payment.amount, payment.period)
-
-
-@dataclasses.dataclass
-class _AccountLedger:
-    "An account's subledger balances, as allocation sees them."
-    principal: dict = dataclasses.field(
-        default_factory=dict)  # (period, service): balance
-    penalty: dict = dataclasses.field(
-        default_factory=dict)  # (period, service): balance
-    charged: dict = dataclasses.field(
-        default_factory=dict)  # period: {service: charges}
-
-
 def allocate_into_subledger(payments, regulations=None, moves=None):
     """Post payment lines for ``payments`` (Allocated) by the rules of
     rules.md §3, reading every account's debts in one pass (see
@@ -292,37 +259,18 @@ def allocate_into_subledger(payments, regulations=None, moves=None):
     Line = Pool().get('rkc.ledger.line')
     sums = read_ledger_sums({p.account for p in payments})
     try:
-        rows = subledger_rows(payments, sums, regulations, moves)
+        rows = subledger_rows(payments, sums,
+            regulations or default_regulations(), moves)
     except AdvanceWithoutService as error:
-        raise error.user_error() from None
+        raise no_service_error(error) from None
     # The payments are new: none of them has a line yet.
     return Line.insert_rows(rows, new_origins=True)
 
 
-class AdvanceWithoutService(Exception):
-    """An overpayment of an account that has neither charges nor services
-    to spread it over. Raised by subledger_rows, which reads nothing (a
-    message is read from the database), and made a user error by its
-    caller."""
-
-    def __init__(self, amount):
-        super().__init__(amount)
-        self.amount = amount
-
-    def user_error(self):
-        return PaymentError(gettext(
-                'rkc_utilities.msg_payment_no_service', amount=self.amount))
-
-
-@dataclasses.dataclass
-class LedgerSums:
-    """What the allocation of payments reads of their accounts' subledger
-    (read_ledger_sums): the balances by account, period and service that
-    are debts, and those of each account's latest charged period, as rows
-    (account, period, service, principal, penalty, charged); and the
-    subscribed services of the accounts never charged."""
-    rows: list
-    subscribed: dict
+def no_service_error(error):
+    "The user error of an AdvanceWithoutService."
+    return PaymentError(gettext(
+            'rkc_utilities.msg_payment_no_service', amount=error.amount))
 
 
 def read_ledger_sums(account_ids, unwritten=()):
@@ -331,35 +279,15 @@ def read_ledger_sums(account_ids, unwritten=()):
     lines while it allocates the next one), counted as if they were."""
     account_ids = sorted(set(account_ids))
     rows = _ledger_sum_rows(account_ids)
-    rows.extend(_unwritten_sums(unwritten, set(account_ids)))
+    rows.extend(unwritten_sums(unwritten, set(account_ids)))
     charged = {row[0] for row in rows if row[5] is not None}
     return LedgerSums(rows, _subscribed_services(
             [a for a in account_ids if a not in charged]))
 
 
-def subledger_rows(payments, sums, regulations=None, moves=None):
-    """The payment lines of ``payments`` (Allocated), from ``sums``
-    (read_ledger_sums of their accounts); reads nothing. Each account's
-    payments are allocated together in date order; what they overpay stays
-    an advance on the named period (or the payment's month), spread over
-    the services in proportion to their latest charges."""
-    regulations = regulations or default_regulations()
-    by_account = defaultdict(list)
-    for payment in payments:
-        by_account[payment.account].append(payment)
-    ledgers = _build_ledgers(sums.rows)
-    rows = []
-    for account, account_payments in by_account.items():
-        rows.extend(_account_rows(account_payments, ledgers[account],
-                sums.subscribed.get(account), regulations))
-    for row in rows:
-        row['move'] = moves[row['centre']] if moves else None
-    return rows
-
-
 def _ledgers(account_ids):
-    "{account: _AccountLedger} of the accounts, read from the subledger."
-    return _build_ledgers(_ledger_sum_rows(account_ids))
+    "{account: AccountLedger} of the accounts, read from the subledger."
+    return build_ledgers(_ledger_sum_rows(account_ids))
 
 
 def _ledger_sum_rows(account_ids):
@@ -375,7 +303,7 @@ def _ledger_sum_rows(account_ids):
     cursor = Transaction().connection.cursor()
     # Penalties and the payments of them are a balance apart (a line
     # without a method is not one: the coalesce keeps NULL out of NOT).
-    # _unwritten_sums sums rows not yet written the same way.
+    # unwritten_sums sums rows not yet written the same way.
     is_penalty = ((line.kind == 'penalty')
         | (Coalesce(line.method, '') == 'penalty'))
 
@@ -404,49 +332,6 @@ def _ledger_sum_rows(account_ids):
     return rows
 
 
-def _unwritten_sums(rows, account_ids):
-    """The rows of _ledger_sum_rows that subledger rows not yet written add.
-    They must be credits: _ledger_sum_rows leaves out the balances that are
-    not debts, which a credit cannot make one."""
-    for row in rows:
-        if row['account'] in account_ids:
-            amount = row['amount']
-            if amount > 0 or row['kind'] == 'charge':
-                raise ValueError(
-                    f'an unwritten subledger row must be a credit: {row}')
-            penalty = row['kind'] == 'penalty' or row['method'] == 'penalty'
-            yield (row['account'], row['period'], row['service'],
-                None if penalty else amount, amount if penalty else None,
-                amount if row['kind'] == 'charge' else None)
-
-
-def _build_ledgers(sum_rows):
-    "{account: _AccountLedger} of rows of _ledger_sum_rows."
-    ledgers = defaultdict(_AccountLedger)
-    for account, period, service, principal, penalty, charged in sum_rows:
-        ledger = ledgers[account]
-        period = _date(period)
-        key = (period, service)
-        if principal is not None:
-            ledger.principal[key] = (
-                ledger.principal.get(key, ZERO) + _money(principal))
-        if penalty is not None:
-            ledger.penalty[key] = (
-                ledger.penalty.get(key, ZERO) + _money(penalty))
-        if charged is not None:
-            by_service = ledger.charged.setdefault(period, {})
-            by_service[service] = (
-                by_service.get(service, ZERO) + _money(charged))
-    return ledgers
-
-
-def _date(value):
-    "A date read from SQL (SQLite returns text)."
-    if isinstance(value, str):
-        return dt.date.fromisoformat(value)
-    return value
-
-
 def _subscribed_services(account_ids):
     "The services of accounts that were never charged: {account: [ids]}."
     pool = Pool()
@@ -465,92 +350,11 @@ def _subscribed_services(account_ids):
     return services
 
 
-def _account_rows(payments, ledger, subscribed, regulations):
-    "The subledger rows of one account's payments."
-    debts = _period_debts(ledger, regulations)
-    owed = {debt.period for debt in debts}
-    engine_payments = {}
-    for payment in payments:
-        engine_payments[payment.id] = allocation.Payment(
-            payment.date, payment.amount,
-            payment.period if payment.period in owed else None)
-    by_engine = {id(p): i for i, p in engine_payments.items()}
-    result = allocation.allocate(
-        debts, list(engine_payments.values()), regulations)
-    amounts = defaultdict(Decimal)  # (payment, service, period, part)
-    paid = defaultdict(Decimal)
-    penalties = {k: a for k, a in ledger.penalty.items() if a > 0}
-    for part in result.parts:
-        payment = by_engine[id(part.payment)]
-        paid[payment] += part.amount
-        if not part.is_penalty:
-            amounts[payment, part.service, part.period, PRINCIPAL] += (
-                part.amount)
-            continue
-        services = sorted(s for p, s in penalties if p == part.period)
-        for service, amount in zip(services, allocation.pro_rata(
-                    part.amount,
-                    [penalties[part.period, s] for s in services]),
-                strict=True):
-            penalties[part.period, service] -= amount
-            amounts[payment, service, part.period, PENALTY] += amount
-    weights = _advance_weights(ledger, subscribed)
-    for payment in payments:
-        advance = payment.amount - paid[payment.id]
-        if not advance:
-            continue
-        if not weights:
-            raise AdvanceWithoutService(advance)
-        period = (payment.period or payment.date).replace(day=1)
-        services = sorted(weights)
-        for service, amount in zip(services, allocation.pro_rata(
-                    advance, [weights[s] for s in services]), strict=True):
-            amounts[payment.id, service, period, ADVANCE] += amount
-    centres = {p.id: p.centre for p in payments}
-    dates = {p.id: p.date for p in payments}
-    return [{
-            'account': payments[0].account, 'centre': centres[payment],
-            'service': service, 'period': period, 'date': dates[payment],
-            'kind': 'payment', 'amount': -amount, 'volume': None,
-            'tariff': None, 'excess': None, 'method': METHODS[part],
-            'basis': None, 'origin': f'rkc.payment,{payment}',
-            'part': part}
-        for (payment, service, period, part), amount in amounts.items()
-        if amount]
-
-
-def _period_debts(ledger, regulations):
-    "An account's debts by period (allocation.PeriodDebt), oldest first."
-    debts = []
-    for period in sorted({p for p, _ in ledger.principal}
-            | {p for p, _ in ledger.penalty}):
-        principal = {s: a for (p, s), a in ledger.principal.items()
-            if p == period and a > 0}
-        penalty = sum((a for (p, _), a in ledger.penalty.items()
-                if p == period and a > 0), ZERO)
-        if principal or penalty:
-            debts.append(allocation.PeriodDebt(
-                    period, regulations.due_date(period), principal,
-                    penalty))
-    return debts
-
-
 def account_debts(account_id, regulations=None):
     """What an account owes by period (allocation.PeriodDebt with the
     principal by service id), as the allocation of a payment sees it."""
     regulations = regulations or default_regulations()
-    return _period_debts(_ledgers([account_id])[account_id], regulations)
-
-
-def _advance_weights(ledger, subscribed):
-    """How an advance is spread: the latest charges by service, or the
-    subscribed services equally when the account was never charged."""
-    if ledger.charged:
-        latest = ledger.charged[max(ledger.charged)]
-        weights = {s: a for s, a in latest.items() if a > 0}
-        if weights:
-            return weights
-    return {service: 1 for service in subscribed or ()}
+    return period_debts(_ledgers([account_id])[account_id], regulations)
 
 
 class RegistryFormat(DeactivableMixin, ModelSQL, ModelView):

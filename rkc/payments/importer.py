@@ -234,8 +234,10 @@ def _credit(agent, import_id, batches, result):
     from trytond.pool import Pool
     from trytond.transaction import Transaction
 
+    from rkc.engine.payment_lines import (
+        AdvanceWithoutService, subledger_rows)
     from rkc.engine.regulations import default_regulations
-    from rkc_utilities.payment import AdvanceWithoutService, subledger_rows
+    from rkc_utilities.payment import no_service_error
     Line = Pool().get('rkc.ledger.line')
     if backend.name == 'postgresql':
         transaction = Transaction()
@@ -260,7 +262,7 @@ def _credit(agent, import_id, batches, result):
                 copying.result()
             copier.submit(write, unwritten).result()
     except AdvanceWithoutService as error:
-        raise error.user_error() from None
+        raise no_service_error(error) from None
 
 
 class _AtOnce(Executor):
@@ -284,8 +286,8 @@ def _write_batch(agent, import_id, batch, result, moves, unwritten):
     ``moves``."""
     from trytond.pool import Pool
 
-    from rkc_utilities.payment import (
-        Allocated, operation_key, read_ledger_sums)
+    from rkc.engine.payment_lines import Allocated
+    from rkc_utilities.payment import operation_key, read_ledger_sums
     Suspense = Pool().get('rkc.payment.suspense')
     accounts = _accounts({p.account for p in batch})
     keys = {id(p): operation_key(p.branch, p.operation_id,
