@@ -17,7 +17,7 @@ from trytond.model import Index, ModelSQL, ModelView, Unique, fields
 from trytond.pool import Pool
 from trytond.transaction import Transaction
 
-from rkc.bulk_insert import copy_insert, copy_into
+from rkc.bulk_insert import copy_data, copy_insert, copy_into
 from rkc.engine.money import round_money
 
 from .billing_input import _date
@@ -179,8 +179,8 @@ class LedgerLine(
         if not values:
             return 0
         if backend.name == 'postgresql':
-            return copy_insert(cursor, cls._table,
-                INSERTED_COLUMNS + ['create_uid'], values, conflict=CONFLICT)
+            return copy_insert(cursor, cls._table, cls.copied_columns(),
+                values, conflict=CONFLICT)
         sql, _ = tuple(table.insert(
                 [getattr(table, c) for c in INSERTED_COLUMNS]
                 + [table.create_uid],
@@ -196,11 +196,20 @@ class LedgerLine(
         """COPY rows of origins created in this transaction (see
         insert_rows) through ``cursor`` on PostgreSQL, as ``user``; the
         number of rows. Without the staging table and the conflict check a
-        payment line costs a fifth less to insert. It uses no
-        Transaction, so a thread may run it while the transaction's own
-        thread leaves the connection alone (see the registry import)."""
-        return copy_into(cursor, cls._table,
-            INSERTED_COLUMNS + ['create_uid'], cls._row_values(rows, user))
+        payment line costs a fifth less to insert."""
+        return copy_into(cursor, cls._table, cls.copied_columns(),
+            cls._row_values(rows, user))
+
+    @staticmethod
+    def copied_columns():
+        "The columns of a row copied in: INSERTED_COLUMNS, create_uid."
+        return INSERTED_COLUMNS + ['create_uid']
+
+    @classmethod
+    def copy_text(cls, cursor, text):
+        """COPY lines of new origins made into text (bulk_insert.copy_text,
+        copied_columns) by a process without the connection."""
+        return copy_data(cursor, cls._table, cls.copied_columns(), text)
 
     @staticmethod
     def _row_values(rows, user):

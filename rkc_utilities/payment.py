@@ -25,7 +25,7 @@ from trytond.transaction import Transaction
 
 from rkc.engine.payment_lines import (
     REVERSAL, Allocated, AdvanceWithoutService,
-    LedgerSums, build_ledgers, period_debts, subledger_rows, unwritten_sums)
+    LedgerSums, build_ledgers, period_debts, subledger_rows)
 from rkc.engine.regulations import default_regulations
 from rkc.payments.registry_format import (
     KINDS as LAYOUT_KINDS, RegistryFormat as Layout, RegistryFormatError)
@@ -273,13 +273,10 @@ def no_service_error(error):
             'rkc_utilities.msg_payment_no_service', amount=error.amount))
 
 
-def read_ledger_sums(account_ids, unwritten=()):
-    """The LedgerSums of the accounts; ``unwritten`` are subledger rows of
-    this transaction not in the table yet (a bulk job copies a batch's
-    lines while it allocates the next one), counted as if they were."""
+def read_ledger_sums(account_ids):
+    "The LedgerSums of the accounts (see subledger_rows)."
     account_ids = sorted(set(account_ids))
     rows = _ledger_sum_rows(account_ids)
-    rows.extend(unwritten_sums(unwritten, set(account_ids)))
     charged = {row[0] for row in rows if row[5] is not None}
     return LedgerSums(rows, _subscribed_services(
             [a for a in account_ids if a not in charged]))

@@ -1,12 +1,14 @@
 """INSERT … RETURNING as python-sql writes it, on SQLite; rows copied
 straight in on PostgreSQL unless they clash."""
+import datetime as dt
 import sqlite3
 from decimal import Decimal
 
 import psycopg
+import pytest
 from sql import Conflict, Flavor, Table
 
-from rkc.bulk_insert import copy_new, execute_returning
+from rkc.bulk_insert import copy_data, copy_new, copy_text, execute_returning
 from town import SERVER
 
 
@@ -65,3 +67,28 @@ def test_copy_new_copies_new_rows_and_skips_those_stored_on_postgresql():
         assert [(key, amount) for _, key, amount in stored()] == [
             ('op-1', Decimal('10.00')), ('op-2', Decimal('5.00')),
             ('op-3', Decimal('7.00')), ('op-4', Decimal('1.00'))]
+
+
+def test_copy_text_reads_back_as_it_was_made_on_postgresql():
+    rows = [
+        (1, 'rkc.payment,1', Decimal('-10.05'), dt.date(2026, 6, 1)),
+        (2, 'tab\there, newline\nthere, \\N, cr\r, back\\slash', None,
+            None),
+        (3, '', Decimal('0'), dt.date(2026, 12, 31)),
+        ]
+    text = copy_text(rows)
+    with psycopg.connect(SERVER + ' dbname=postgres') as connection:
+        cursor = connection.cursor()
+        cursor.execute('CREATE TEMP TABLE line (id integer, origin text, '
+            'amount numeric, period date)')
+        assert copy_data(cursor, 'line', ['id', 'origin', 'amount',
+                'period'], text) == 3
+        cursor.execute('SELECT * FROM line ORDER BY id')
+        assert cursor.fetchall() == rows
+
+
+def test_copy_text_refuses_what_it_cannot_write():
+    with pytest.raises(TypeError, match='no COPY text for 1.5'):
+        copy_text([(1, 1.5)])
+    with pytest.raises(TypeError, match='no COPY text for True'):
+        copy_text([(True,)])

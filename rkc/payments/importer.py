@@ -13,13 +13,11 @@ finds it there.
 """
 import contextlib
 import datetime as dt
-import functools
 import hashlib
 import itertools
 import queue
 import sys
 import threading
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -224,66 +222,63 @@ def _duplicate_file(agent, sha256):
 
 
 def _credit(agent, import_id, batches, result):
-    """Credit the batches of payment lines. A batch's subledger lines are
-    copied into their table by a thread while the next batch is
-    allocated, so the server inserts them, and checks their foreign keys,
-    while this process computes: the next batch's debts are read before
-    the copy starts, the lines not written yet added to them, and the
-    allocation itself reads nothing."""
+    """Credit the batches of payment lines. On PostgreSQL a second process
+    allocates a batch into subledger lines while this one writes the
+    next batch's payments and copies the lines of the one before."""
     from trytond import backend
     from trytond.pool import Pool
-    from trytond.transaction import Transaction
 
     from rkc.engine.payment_lines import (
         AdvanceWithoutService, subledger_rows)
     from rkc.engine.regulations import default_regulations
     from rkc_utilities.payment import no_service_error
-    Line = Pool().get('rkc.ledger.line')
-    if backend.name == 'postgresql':
-        transaction = Transaction()
-        copier = ThreadPoolExecutor(1, thread_name_prefix='ledger-copy')
-        write = functools.partial(Line.copy_new_rows,
-            transaction.connection.cursor(), transaction.user)
-    else:
-        # SQLite's connection belongs to the thread that opened it.
-        copier = _AtOnce()
-        write = functools.partial(Line.insert_rows, new_origins=True)
     regulations = default_regulations()
     moves = {}
-    unwritten = []
     try:
-        with copier:
-            for batch in batches:
-                inserted, sums = _write_batch(
-                    agent, import_id, batch, result, moves, unwritten)
-                copying = copier.submit(write, unwritten)
-                unwritten = subledger_rows(
-                    inserted, sums, regulations, moves)
-                copying.result()
-            copier.submit(write, unwritten).result()
+        if backend.name == 'postgresql':
+            _credit_beside_allocation(
+                agent, import_id, batches, result, moves, regulations)
+            return
+        Line = Pool().get('rkc.ledger.line')
+        for batch in batches:
+            inserted, sums = _write_batch(
+                agent, import_id, batch, result, moves)
+            Line.insert_rows(subledger_rows(
+                    inserted, sums, regulations, moves), new_origins=True)
     except AdvanceWithoutService as error:
         raise no_service_error(error) from None
 
 
-class _AtOnce(Executor):
-    "An executor that runs what it is given in the caller's thread."
+def _credit_beside_allocation(
+        agent, import_id, batches, result, moves, regulations):
+    "_credit with the allocation in an AllocationProcess."
+    from trytond.pool import Pool
+    from trytond.transaction import Transaction
 
-    def submit(self, fn, /, *args, **kwargs):
-        future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except Exception as error:
-            future.set_exception(error)
-        return future
+    from rkc.payments.allocator import AllocationProcess
+    Line = Pool().get('rkc.ledger.line')
+    transaction = Transaction()
+    cursor = transaction.connection.cursor()
+    with AllocationProcess(
+            regulations, Line.copied_columns(), transaction.user) as process:
+        allocating = False
+        for batch in batches:
+            inserted, sums = _write_batch(
+                agent, import_id, batch, result, moves)
+            process.submit(inserted, sums, moves)
+            if allocating:
+                Line.copy_text(cursor, process.result())
+            allocating = True
+        if allocating:
+            Line.copy_text(cursor, process.result())
 
 
-def _write_batch(agent, import_id, batch, result, moves, unwritten):
+def _write_batch(agent, import_id, batch, result, moves):
     """Write a batch of payment lines: known open accounts get payments,
     the others go to the suspense list; operations imported before are
     counted as duplicates. Returns the payments to allocate (Allocated)
-    and the LedgerSums of their accounts, ``unwritten`` subledger rows
-    counted in; the prepared moves of their centres are added to
-    ``moves``."""
+    and the LedgerSums of their accounts; the prepared moves of their
+    centres are added to ``moves``."""
     from trytond.pool import Pool
 
     from rkc.engine.payment_lines import Allocated
@@ -317,8 +312,7 @@ def _write_batch(agent, import_id, batch, result, moves, unwritten):
     allocated = [Allocated(id_, accounts[p.account][0],
             accounts[p.account][2], p.accepted_at.date(), p.amount, p.period)
         for p, id_ in inserted]
-    return allocated, read_ledger_sums(
-        {a.account for a in allocated}, unwritten)
+    return allocated, read_ledger_sums({a.account for a in allocated})
 
 
 def _prepared_moves(agent, import_id, centres, date):

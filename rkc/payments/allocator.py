@@ -1,0 +1,89 @@
+"""The allocation of a registry's payments in a process of its own.
+
+The importing process is the longest path of a big registry: it parses the
+file, writes the payments and reads their accounts' sums, and allocating
+the payments into about five subledger lines each, then formatting those
+for COPY, took as much again. On two cores the allocation runs here, in a
+second process, while the import writes the next batch; it reads nothing
+(:mod:`rkc.engine.payment_lines`) and answers each batch with its lines
+as COPY text.
+
+The import reads a batch's sums before the lines of the batch allocated
+just before it are written; this process keeps those lines and counts
+them in, as if they were in the table.
+"""
+import multiprocessing
+import operator
+
+from rkc.bulk_insert import copy_text
+from rkc.engine.payment_lines import subledger_rows, unwritten_sums
+
+STOP = None
+
+
+class AllocationProcess:
+    """A process that allocates the batches it is sent, in order. Used as
+    a context manager: leaving it stops the process."""
+
+    def __init__(self, regulations, columns, user):
+        """``columns`` are the subledger columns of the COPY, the last one
+        being ``create_uid`` (``user``)."""
+        # Spawned, not forked: the importing process has threads (the
+        # reader, the database pool's) whose locks a fork would copy.
+        context = multiprocessing.get_context('spawn')
+        self._connection, child = context.Pipe()
+        self._process = context.Process(
+            target=_serve, args=(child, regulations, columns[:-1], user),
+            name='registry-allocation', daemon=True)
+        self._process.start()
+        child.close()
+
+    def submit(self, payments, sums, moves):
+        """Allocate ``payments`` (Allocated) from ``sums`` (LedgerSums read
+        before the lines of the batch submitted before were written) into
+        the ``moves`` of their centres."""
+        self._connection.send((payments, sums, moves))
+
+    def result(self):
+        """The COPY text of the earliest batch whose result was not taken
+        yet; what the allocation raised is raised here."""
+        try:
+            answer = self._connection.recv()
+        except EOFError:
+            self._process.join(5)
+            raise RuntimeError('the allocation process ended (exit code '
+                f'{self._process.exitcode})') from None
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        try:
+            self._connection.send(STOP)
+        except OSError:  # it ended already
+            pass
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        self._connection.close()
+
+
+def _serve(connection, regulations, columns, user):
+    "The process: batches in, COPY text (or what was raised) out."
+    values = operator.itemgetter(*columns)
+    unwritten = []
+    while (message := connection.recv()) is not STOP:
+        payments, sums, moves = message
+        try:
+            sums.rows.extend(unwritten_sums(
+                    unwritten, {p.account for p in payments}))
+            unwritten = subledger_rows(payments, sums, regulations, moves)
+            answer = copy_text((*values(row), user) for row in unwritten)
+        except Exception as error:  # handed over to the import
+            answer = error
+        connection.send(answer)
+    connection.close()

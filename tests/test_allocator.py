@@ -1,0 +1,70 @@
+"""The registry import's allocation process: batches in order, the lines
+of the batch before counted in, what it raises raised in the import, its
+end noticed."""
+import datetime as dt
+import os
+import signal
+from decimal import Decimal
+
+import pytest
+
+from rkc.engine.payment_lines import (
+    AdvanceWithoutService, Allocated, LedgerSums)
+from rkc.engine.regulations import default_regulations
+from rkc.payments.allocator import AllocationProcess
+
+D = Decimal
+APRIL = dt.date(2026, 4, 1)
+PAID_ON = dt.date(2026, 6, 20)
+COLUMNS = ['account', 'service', 'period', 'method', 'amount', 'origin',
+    'move', 'create_uid']
+OWING = LedgerSums([(7, APRIL, 1, D('100.00'), None, D('100.00'))], {})
+
+
+def fields(text):
+    return [line.split('\t') for line in text.splitlines()]
+
+
+@pytest.fixture
+def process():
+    with AllocationProcess(default_regulations(), COLUMNS, 5) as process:
+        yield process
+
+
+def test_the_lines_of_the_batch_before_are_counted_in(process):
+    process.submit([Allocated(1, 7, 3, PAID_ON, D('100.00'))], OWING,
+        {3: 40})
+    # The sums of the next batch were read before the first one's lines
+    # were written: they still show the debt.
+    process.submit([Allocated(2, 7, 3, PAID_ON, D('10.00'))], OWING,
+        {3: 40})
+    assert fields(process.result()) == [
+        ['7', '1', '2026-04-01', 'principal', '-100.00', 'rkc.payment,1',
+            '40', '5']]
+    assert fields(process.result()) == [
+        ['7', '1', '2026-06-01', 'advance', '-10.00', 'rkc.payment,2',
+            '40', '5']]
+
+
+def test_what_the_allocation_raises_is_raised_in_the_import(process):
+    process.submit([Allocated(3, 8, 3, PAID_ON, D('10.00'))],
+        LedgerSums([], {}), None)
+    with pytest.raises(AdvanceWithoutService):
+        process.result()
+    # The process goes on with the next batch.
+    process.submit([Allocated(4, 7, 3, PAID_ON, D('1.00'))], OWING, None)
+    assert fields(process.result())[0][3:5] == ['principal', '-1.00']
+
+
+def test_an_ended_process_is_noticed(process):
+    os.kill(process._process.pid, signal.SIGKILL)
+    with pytest.raises(RuntimeError, match='allocation process ended'):
+        process.result()
+
+
+def test_leaving_stops_the_process():
+    with AllocationProcess(default_regulations(), COLUMNS, 5) as process:
+        process.submit([Allocated(5, 7, 3, PAID_ON, D('1.00'))], OWING, None)
+        process.result()
+    assert not process._process.is_alive()
+    assert process._process.exitcode == 0
