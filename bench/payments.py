@@ -81,8 +81,13 @@ def bench(template, lines, var, env):
             'BENCH', '--format', 'sberbank', env=env)
         elapsed = time.monotonic() - started
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        credited, = town.rows(name, 'SELECT count(*) FROM rkc_payment')[0]
+        credited, paid = town.rows(name,
+            'SELECT count(*), sum(amount) FROM rkc_payment')[0]
         assert credited == lines, done.stdout + done.stderr
+        # Every payment is in the subledger, to the kopeck.
+        allocated, = town.rows(name, 'SELECT -sum(amount) FROM '
+            "rkc_ledger_line WHERE kind = 'payment'")[0]
+        assert allocated == paid, (allocated, paid)
         summary = done.stdout.splitlines()[0]
         importing = float(summary.split('; ')[-1].split()[0])
         print(f'{lines:>8} lines: {importing:7.1f} s importing, '

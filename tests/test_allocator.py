@@ -34,16 +34,39 @@ def process():
 def test_the_lines_of_the_batch_before_are_counted_in(process):
     process.submit([Allocated(1, 7, 3, PAID_ON, D('100.00'))], OWING,
         {3: 40})
+    assert fields(process.result()) == [
+        ['7', '1', '2026-04-01', 'principal', '-100.00', 'rkc.payment,1',
+            '40', '5']]
     # The sums of the next batch were read before the first one's lines
     # were written: they still show the debt.
     process.submit([Allocated(2, 7, 3, PAID_ON, D('10.00'))], OWING,
         {3: 40})
     assert fields(process.result()) == [
-        ['7', '1', '2026-04-01', 'principal', '-100.00', 'rkc.payment,1',
-            '40', '5']]
-    assert fields(process.result()) == [
         ['7', '1', '2026-06-01', 'advance', '-10.00', 'rkc.payment,2',
             '40', '5']]
+
+
+def test_batches_bigger_than_the_pipe_pass_both_ways(process):
+    accounts = range(100, 20100)
+    sums = LedgerSums([(a, APRIL, s, D('10.00'), None, D('10.00'))
+            for a in accounts for s in (1, 2)], {})
+    for batch in range(3):
+        process.submit([Allocated(batch * 100000 + a, a, 3, PAID_ON,
+                    D('5.00')) for a in accounts], sums, {3: 40})
+        text = process.result()
+        assert len(text) > 1 << 20
+        assert text.count('\n') == 2 * len(accounts)
+        assert {tuple(line[3:5]) for line in fields(text)} == {
+            ('principal', '-2.50')}
+
+
+def test_one_batch_at_a_time(process):
+    with pytest.raises(RuntimeError, match='no batch is submitted'):
+        process.result()
+    process.submit([Allocated(6, 7, 3, PAID_ON, D('1.00'))], OWING, None)
+    with pytest.raises(RuntimeError, match='batch before is not taken'):
+        process.submit([], OWING, None)
+    assert process.result()
 
 
 def test_what_the_allocation_raises_is_raised_in_the_import(process):
@@ -57,6 +80,20 @@ def test_what_the_allocation_raises_is_raised_in_the_import(process):
 
 
 def test_an_ended_process_is_noticed(process):
+    process.submit([Allocated(7, 7, 3, PAID_ON, D('1.00'))], OWING, None)
+    process.result()
+    os.kill(process._process.pid, signal.SIGKILL)
+    process._process.join()
+    with pytest.raises(RuntimeError, match=r'process ended \(exit code -9'):
+        process.submit([Allocated(8, 7, 3, PAID_ON, D('1.00'))], OWING,
+            None)
+
+
+def test_a_process_ending_mid_batch_is_noticed(process):
+    accounts = range(100, 20100)
+    process.submit([Allocated(a, a, 3, PAID_ON, D('1.00'))
+            for a in accounts], LedgerSums([], {a: [1] for a in accounts}),
+        None)
     os.kill(process._process.pid, signal.SIGKILL)
     with pytest.raises(RuntimeError, match='allocation process ended'):
         process.result()

@@ -85,10 +85,10 @@ def test_sums_add_up_by_key_whatever_sql_returned():
     ledgers = build_ledgers([
             (7, '2026-04-01', HEAT, 100.1, None, 100.1),  # SQLite
             (7, APRIL, HEAT, D('-50.004'), D('3.00'), None),
-            (7, JUNE, WATER, D('-1.00'), None, None),
+            (7, '2026-06-01', WATER, '-1.005', None, None),  # as text
             ])
     assert ledgers[7].principal == {
-        (APRIL, HEAT): D('50.10'), (JUNE, WATER): D('-1.00')}
+        (APRIL, HEAT): D('50.10'), (JUNE, WATER): D('-1.01')}
     assert ledgers[7].charged == {APRIL: {HEAT: D('100.10')}}
     debt, = period_debts(ledgers[7], REGULATIONS)
     assert (debt.period, debt.principal, debt.penalty) == (

@@ -52,8 +52,9 @@ class LedgerSums:
     """What the allocation of payments reads of their accounts' subledger:
     the balances by account, period and service that are debts, and those
     of each account's latest charged period, as rows (account, period,
-    service, principal, penalty, charged); and the subscribed services of
-    the accounts never charged."""
+    service, principal, penalty, charged), the period and the sums as the
+    database returned them (dates or ISO text; Decimal, float or text);
+    and the subscribed services of the accounts never charged."""
     rows: list
     subscribed: dict
 
@@ -107,7 +108,7 @@ def build_ledgers(sum_rows):
     ledgers = defaultdict(AccountLedger)
     for account, period, service, principal, penalty, charged in sum_rows:
         ledger = ledgers[account]
-        if isinstance(period, str):  # SQLite returns dates as text
+        if isinstance(period, str):  # read as text (see LedgerSums)
             period = dt.date.fromisoformat(period)
         key = (period, service)
         if principal is not None:
@@ -124,7 +125,7 @@ def build_ledgers(sum_rows):
 
 
 def _money(value):
-    "A sum as SQL returns it (SQLite: a float) in kopecks."
+    "A sum as read (Decimal, text, SQLite's float) in kopecks."
     if type(value) is not Decimal:
         value = Decimal(str(value))
     return value.quantize(KOPECK, rounding=ROUND_HALF_UP)

@@ -22,8 +22,11 @@ STOP = None
 
 
 class AllocationProcess:
-    """A process that allocates the batches it is sent, in order. Used as
-    a context manager: leaving it stops the process."""
+    """A process that allocates the batches it is sent, one at a time: a
+    batch's result is taken before the next batch is submitted (both
+    sides writing a message bigger than the pipe holds would wait for
+    each other). Used as a context manager: leaving it stops the
+    process."""
 
     def __init__(self, regulations, columns, user):
         """``columns`` are the subledger columns of the COPY, the last one
@@ -37,25 +40,38 @@ class AllocationProcess:
             name='registry-allocation', daemon=True)
         self._process.start()
         child.close()
+        self._submitted = False
 
     def submit(self, payments, sums, moves):
         """Allocate ``payments`` (Allocated) from ``sums`` (LedgerSums read
         before the lines of the batch submitted before were written) into
         the ``moves`` of their centres."""
-        self._connection.send((payments, sums, moves))
+        if self._submitted:
+            raise RuntimeError('the result of the batch before is not taken')
+        try:
+            self._connection.send((payments, sums, moves))
+        except BrokenPipeError:
+            self._ended()
+        self._submitted = True
 
     def result(self):
-        """The COPY text of the earliest batch whose result was not taken
-        yet; what the allocation raised is raised here."""
+        """The COPY text of the batch submitted; what the allocation raised
+        is raised here."""
+        if not self._submitted:
+            raise RuntimeError('no batch is submitted')
+        self._submitted = False
         try:
             answer = self._connection.recv()
         except EOFError:
-            self._process.join(5)
-            raise RuntimeError('the allocation process ended (exit code '
-                f'{self._process.exitcode})') from None
+            self._ended()
         if isinstance(answer, BaseException):
             raise answer
         return answer
+
+    def _ended(self):
+        self._process.join(5)
+        raise RuntimeError('the allocation process ended (exit code '
+            f'{self._process.exitcode})') from None
 
     def __enter__(self):
         return self

@@ -265,9 +265,13 @@ def _credit_beside_allocation(
         for batch in batches:
             inserted, sums = _write_batch(
                 agent, import_id, batch, result, moves)
-            process.submit(inserted, sums, moves)
             if allocating:
-                Line.copy_text(cursor, process.result())
+                lines = process.result()
+            process.submit(inserted, sums, moves)
+            # The process allocates this batch while the last one's lines
+            # are copied and the next batch is written.
+            if allocating:
+                Line.copy_text(cursor, lines)
             allocating = True
         if allocating:
             Line.copy_text(cursor, process.result())
