@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+import town
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 CHROMEDRIVER = shutil.which('chromedriver') or '/usr/bin/chromedriver'
@@ -74,6 +76,8 @@ def demo_desk(tmp_path, accounts=25, settings=None):
     finally:
         server.terminate()
         server.wait(10)
+        if env.get('TRYTOND_DATABASE__URI', '').startswith('postgresql'):
+            town.drop(database)
 
 
 def chromium(download_dir=None):
