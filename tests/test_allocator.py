@@ -4,6 +4,7 @@ end noticed."""
 import datetime as dt
 import os
 import signal
+import time
 from decimal import Decimal
 
 import pytest
@@ -105,3 +106,19 @@ def test_leaving_stops_the_process():
         process.result()
     assert not process._process.is_alive()
     assert process._process.exitcode == 0
+
+
+def test_leaving_with_a_batch_in_it_does_not_wait_for_its_answer():
+    accounts = range(100, 20100)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match='the import failed'):
+        with AllocationProcess(default_regulations(), COLUMNS, 5) as process:
+            process.submit([Allocated(a, a, 3, PAID_ON, D('1.00'))
+                    for a in accounts],
+                LedgerSums([], {a: [1] for a in accounts}), None)
+            raise RuntimeError('the import failed')
+    # Its answer (over a megabyte) would never fit in the pipe: the
+    # process was killed at once, not asked to stop and waited for (ten
+    # seconds) before it was.
+    assert process._process.exitcode == -signal.SIGKILL
+    assert time.monotonic() - started < 8

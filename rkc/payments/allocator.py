@@ -77,10 +77,15 @@ class AllocationProcess:
         return self
 
     def __exit__(self, *exc_info):
-        try:
-            self._connection.send(STOP)
-        except OSError:  # it ended already
-            pass
+        if self._submitted:
+            # Left with a batch in it (the import failed): its answer
+            # would wait for a reader that is gone.
+            self._process.kill()
+        else:
+            try:
+                self._connection.send(STOP)
+            except OSError:  # it ended already
+                pass
         self._process.join(10)
         if self._process.is_alive():
             self._process.kill()
