@@ -71,13 +71,20 @@ def test_one_batch_at_a_time(process):
 
 
 def test_what_the_allocation_raises_is_raised_in_the_import(process):
-    process.submit([Allocated(3, 8, 3, PAID_ON, D('10.00'))],
+    charged = D('150.00')
+    process.submit([Allocated(3, 7, 3, PAID_ON, D('100.00'))], LedgerSums(
+            [(7, APRIL, 1, charged, None, charged)], {}), None)
+    process.result()
+    process.submit([Allocated(4, 8, 3, PAID_ON, D('10.00'))],
         LedgerSums([], {}), None)
     with pytest.raises(AdvanceWithoutService):
         process.result()
-    # The process goes on with the next batch.
-    process.submit([Allocated(4, 7, 3, PAID_ON, D('1.00'))], OWING, None)
-    assert fields(process.result())[0][3:5] == ['principal', '-1.00']
+    # The batch that failed wrote nothing and the one before is written
+    # by now: neither is counted in again.
+    process.submit([Allocated(5, 7, 3, PAID_ON, D('60.00'))], LedgerSums(
+            [(7, APRIL, 1, D('50.00'), None, charged)], {}), None)
+    assert sorted(line[3:5] for line in fields(process.result())) == [
+        ['advance', '-10.00'], ['principal', '-50.00']]
 
 
 def test_an_ended_process_is_noticed(process):

@@ -6,13 +6,15 @@ module, the company with its chart and fiscal years, the reference data — is
 kept once as a template database and every later demo is a copy of it
 (``CREATE DATABASE … TEMPLATE``), as trytond's own test runner keeps its
 ``DB_CACHE``. The template's name carries a digest of everything that goes
-into it: the code and data of both packages, trytond's version and the day
-(the fiscal years follow today), so a change makes a new one instead of
-reusing a stale one. Templates refuse connections and stay out of trytond's
-list of databases; ``tools/drop_test_cache.py`` drops them.
+into it: the code and data of both packages, the versions of trytond and
+its modules, and the day (the fiscal years follow today), so a change
+makes a new one instead of reusing a stale one. Templates refuse
+connections and stay out of trytond's list of databases;
+``tools/drop_test_cache.py`` drops them.
 """
 import datetime as dt
 import hashlib
+import importlib.metadata
 import os
 from pathlib import Path
 
@@ -33,10 +35,14 @@ def enabled(uri):
 
 def template_name(root=None, today=None):
     "The name of the template that the current sources would install."
-    import trytond
     root = Path(root or Path(__file__).resolve().parents[2])
     digest = hashlib.sha256()
-    digest.update(trytond.__version__.encode())
+    for name, version in sorted(
+            (d.metadata['Name'].lower(), d.version)
+            for d in importlib.metadata.distributions()
+            if (d.metadata['Name'] or '').lower().startswith(
+                ('trytond', 'proteus'))):
+        digest.update(f'{name}=={version}'.encode())
     digest.update((today or dt.date.today()).isoformat().encode())
     for package in SOURCES:
         for path in sorted((root / package).rglob('*')):

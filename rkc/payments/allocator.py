@@ -50,7 +50,7 @@ class AllocationProcess:
             raise RuntimeError('the result of the batch before is not taken')
         try:
             self._connection.send((payments, sums, moves))
-        except BrokenPipeError:
+        except OSError:  # a broken pipe, or reset if it died reading
             self._ended()
         self._submitted = True
 
@@ -62,7 +62,7 @@ class AllocationProcess:
         self._submitted = False
         try:
             answer = self._connection.recv()
-        except EOFError:
+        except (EOFError, OSError):  # reset if it died with data unread
             self._ended()
         if isinstance(answer, BaseException):
             raise answer
@@ -105,6 +105,8 @@ def _serve(connection, regulations, columns, user):
             unwritten = subledger_rows(payments, sums, regulations, moves)
             answer = copy_text((*values(row), user) for row in unwritten)
         except Exception as error:  # handed over to the import
+            # The batch writes nothing; the one before is written by now.
+            unwritten = []
             answer = error
         connection.send(answer)
     connection.close()
