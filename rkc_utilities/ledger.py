@@ -18,7 +18,7 @@ from trytond.pool import Pool
 from trytond.transaction import Transaction
 
 from rkc.bulk_insert import copy_data, copy_insert, copy_into
-from rkc.engine.money import round_money
+from rkc.engine.money import read_money as _money
 
 from .billing_input import _date
 from .common import BulkReferencesMixin, LeanIndexesMixin
@@ -235,13 +235,6 @@ class LedgerLine(
         cursor.execute(*table.select(
                 Coalesce(Sum(table.amount), Decimal(0)), where=where))
         return _money(cursor.fetchone()[0])
-
-
-def _money(value):
-    "A sum read from SQL (SQLite returns floats) as Decimal kopecks."
-    if isinstance(value, Decimal):
-        return round_money(value)
-    return round_money(Decimal(str(value or 0)))
 
 
 def posted_moves():

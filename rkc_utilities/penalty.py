@@ -19,7 +19,7 @@ from trytond.transaction import Transaction
 from trytond.wizard import Button, StateTransition, StateView, Wizard
 
 from rkc.engine import penalty as engine
-from rkc.engine.money import round_money
+from rkc.engine.money import read_money as _money
 from rkc.setup import PENALTY_SERVICE
 
 from .billing_input import _date
@@ -39,10 +39,6 @@ def penalty_service():
     service, = Service.search(
         [('code', '=', PENALTY_SERVICE['code'])], limit=1)
     return service.id
-
-
-def _money(value):
-    return round_money(Decimal(str(value or 0)))
 
 
 def debt_history(account_ids, as_of, excluded=None):

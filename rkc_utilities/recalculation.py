@@ -28,7 +28,7 @@ from rkc.engine import billing as engine
 from rkc.engine import calendar
 from rkc.engine import recalculation as rules
 from rkc.engine.errors import CalculationError
-from rkc.engine.money import round_money
+from rkc.engine.money import read_money as _money
 
 from .billing_input import ReferenceData, load_chunk
 from .exceptions import RecalculationError
@@ -83,11 +83,6 @@ def _json_default(value):
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
-
-
-def _money(value):
-    "A sum read from SQL (SQLite returns floats) as Decimal kopecks."
-    return round_money(Decimal(str(value or 0)))
 
 
 def _periods(first, last):

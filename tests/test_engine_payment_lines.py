@@ -15,6 +15,7 @@ from rkc.engine.payment_lines import (
     subledger_rows,
     unwritten_sums,
 )
+from rkc.engine.money import read_money
 from rkc.engine.regulations import default_regulations
 
 D = Decimal
@@ -106,3 +107,13 @@ def test_unwritten_rows_are_summed_and_must_be_credits():
         'method': None}
     with pytest.raises(ValueError, match='must be a credit'):
         list(unwritten_sums([charge], {7}))
+
+
+@pytest.mark.parametrize('value, kopecks', [
+        (D('10.005'), D('10.01')), (10.005, D('10.01')),
+        ('-1.005', D('-1.01')), (7, D('7.00')), (None, D('0.00')),
+        (0.0, D('0.00'))])
+def test_a_sum_as_any_database_returns_it_in_kopecks(value, kopecks):
+    result = read_money(value)
+    assert result == kopecks
+    assert result.as_tuple().exponent == -2

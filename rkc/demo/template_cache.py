@@ -70,9 +70,6 @@ def keep(connection, built, template):
     """Make the freshly installed database ``built`` (nobody connected) the
     template. Two demos may build it at once: the first to rename wins and
     the other's build is dropped."""
-    if exists(connection, template):
-        drop(connection, built)
-        return
     try:
         connection.execute(sql.SQL('ALTER DATABASE {} RENAME TO {}').format(
                 sql.Identifier(built), sql.Identifier(template)))

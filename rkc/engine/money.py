@@ -14,6 +14,14 @@ def round_money(amount):
     return Decimal(amount).quantize(KOPECK, rounding=ROUND_HALF_UP)
 
 
+def read_money(value):
+    """A sum as a database returns it (Decimal, SQLite's float, text; None
+    when nothing was summed) in kopecks."""
+    if type(value) is not Decimal:
+        value = Decimal(str(value or 0))
+    return value.quantize(KOPECK, rounding=ROUND_HALF_UP)
+
+
 def round_places(value, places):
     "Round half-up to a fixed number of decimal places."
     return Decimal(value).quantize(

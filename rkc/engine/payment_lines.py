@@ -11,10 +11,10 @@ proportion to their latest charges.
 import dataclasses
 import datetime as dt
 from collections import defaultdict
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from . import allocation
-from .money import KOPECK
+from .money import read_money
 
 # The part of a payment line in the subledger's key (account, service,
 # period, kind, origin, part): what the money paid. A cancellation's line
@@ -113,22 +113,15 @@ def build_ledgers(sum_rows):
         key = (period, service)
         if principal is not None:
             ledger.principal[key] = (
-                ledger.principal.get(key, ZERO) + _money(principal))
+                ledger.principal.get(key, ZERO) + read_money(principal))
         if penalty is not None:
             ledger.penalty[key] = (
-                ledger.penalty.get(key, ZERO) + _money(penalty))
+                ledger.penalty.get(key, ZERO) + read_money(penalty))
         if charged is not None:
             by_service = ledger.charged.setdefault(period, {})
             by_service[service] = (
-                by_service.get(service, ZERO) + _money(charged))
+                by_service.get(service, ZERO) + read_money(charged))
     return ledgers
-
-
-def _money(value):
-    "A sum as read (Decimal, text, SQLite's float) in kopecks."
-    if type(value) is not Decimal:
-        value = Decimal(str(value))
-    return value.quantize(KOPECK, rounding=ROUND_HALF_UP)
 
 
 def period_debts(ledger, regulations):
