@@ -6,10 +6,8 @@ whose placeholders psycopg must parse) but knows no conflicts; so rows are
 copied into a temporary twin of the table and moved with one
 ``INSERT … SELECT … ON CONFLICT DO NOTHING``.
 """
-import datetime as dt
 import re
 import sqlite3
-from decimal import Decimal
 
 from psycopg import sql
 from psycopg.errors import UniqueViolation
@@ -60,39 +58,9 @@ def copy_into(cursor, table, columns, rows):
     return count
 
 
-# COPY's text format: a tab between fields, a newline after each row,
-# \N for NULL, and these characters escaped inside a value.
-_COPY_ESCAPES = str.maketrans({
-        '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r'})
-
-
-def copy_text(rows):
-    """``rows`` (sequences of None, str, int, Decimal and date values) as
-    the data of a ``COPY … FROM STDIN`` in the text format; a process
-    without a connection can make it (see copy_data)."""
-    lines = []
-    for row in rows:
-        lines.append('\t'.join(map(_copy_field, row)))
-        lines.append('\n')
-    return ''.join(lines)
-
-
-def _copy_field(value):
-    if value is None:
-        return '\\N'
-    kind = type(value)
-    if kind is str:
-        return value.translate(_COPY_ESCAPES)
-    if kind is int or kind is Decimal:
-        return str(value)
-    if kind is dt.date:
-        return value.isoformat()
-    raise TypeError(f'no COPY text for {value!r}')
-
-
 def copy_data(cursor, table, columns, text):
-    """COPY ``text`` (of copy_text) into the ``columns`` of ``table``; the
-    number of rows."""
+    """COPY ``text`` (made by rkc.copy_text.copy_text) into the
+    ``columns`` of ``table``; the number of rows."""
     with cursor.copy(sql.SQL('COPY {} ({}) FROM STDIN').format(
                 sql.Identifier(table),
                 sql.SQL(', ').join(map(sql.Identifier, columns)))) as copy:

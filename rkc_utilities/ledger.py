@@ -207,7 +207,7 @@ class LedgerLine(
 
     @classmethod
     def copy_text(cls, cursor, text):
-        """COPY lines of new origins made into text (bulk_insert.copy_text,
+        """COPY lines of new origins made into text (rkc.copy_text.copy_text,
         copied_columns) by a process without the connection."""
         return copy_data(cursor, cls._table, cls.copied_columns(), text)
 

@@ -8,7 +8,8 @@ import psycopg
 import pytest
 from sql import Conflict, Flavor, Table
 
-from rkc.bulk_insert import copy_data, copy_new, copy_text, execute_returning
+from rkc.bulk_insert import copy_data, copy_new, execute_returning
+from rkc.copy_text import copy_text
 from town import SERVER
 
 

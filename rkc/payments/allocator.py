@@ -15,7 +15,7 @@ them in, as if they were in the table.
 import multiprocessing
 import operator
 
-from rkc.bulk_insert import copy_text
+from rkc.copy_text import copy_text
 from rkc.engine.payment_lines import subledger_rows, unwritten_sums
 
 STOP = None
