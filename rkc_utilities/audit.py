@@ -2,6 +2,7 @@
 # this repository contains the full copyright notices and license terms.
 from sql.functions import CurrentTimestamp
 
+from trytond.cache import BaseCache
 from trytond.i18n import gettext
 from trytond.model import Index, ModelSQL, ModelView, dualmethod, fields
 from trytond.pool import Pool, PoolMeta
@@ -12,6 +13,10 @@ from .exceptions import AuditError
 # Context key naming the job (RQ job, cron method, script function) whose
 # transaction makes the change; set by rkc.tryton_job and ir.cron.
 JOB_CONTEXT = 'rkc_job'
+# It only labels the audit log's rows: trytond's caches (access rights,
+# record rules, model names), keyed by the context, are not filled anew
+# for each job that a process runs.
+BaseCache.context_ignored_keys.add(JOB_CONTEXT)
 VALUE_SIZE = 1000
 
 

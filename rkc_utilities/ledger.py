@@ -473,6 +473,9 @@ class LedgerPosting(ModelSQL, ModelView):
         for posting in cls.search([
                     ('origin', '=', origin), ('move.state', '=', 'draft')]):
             move = posting.move
+            # The period is as a rule the one the move was prepared in:
+            # locked before the lines are summed, a restart sums nothing.
+            cls._lock_posting(move)
             amounts, latest = cls._prepared_amounts(move, counter_account)
             if latest:
                 move.date = latest
@@ -514,6 +517,23 @@ class LedgerPosting(ModelSQL, ModelView):
         Period = Pool().get('account.period')
         return Period.find(Transaction().context.get('company'), date=date)
 
+    @staticmethod
+    def _lock_posting(move):
+        """Take the locks that giving ``move`` lines and posting it take:
+        the journal period (when it is still to be created) and a strict
+        move sequence. Tryton takes a lock by restarting the transaction
+        with it; taken here, before the move is built, a restart redoes
+        little instead of building and checking the move again."""
+        JournalPeriod = Pool().get('account.journal.period')
+        if not JournalPeriod.search([
+                    ('journal', '=', move.journal.id),
+                    ('period', '=', move.period.id),
+                    ], limit=1):
+            JournalPeriod.lock()
+        sequence = move.period.move_sequence_used
+        if sequence.__name__ == 'ir.sequence.strict':
+            sequence.lock()
+
     @classmethod
     def _post(cls, move, centre, amounts, origin=None, posting=None):
         """Give ``move`` a line per service and side for ``amounts``
@@ -522,6 +542,7 @@ class LedgerPosting(ModelSQL, ModelView):
         the amounts are all zero: nothing is posted."""
         Configuration = Pool().get('rkc.configuration')
         settlement = Configuration(1).settlement_account
+        cls._lock_posting(move)
         move_lines = []
         total = Decimal(0)
         for service, amount, part_counter in amounts:

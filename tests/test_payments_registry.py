@@ -352,6 +352,68 @@ def test_a_batch_allocates_on_the_lines_of_the_one_being_written(database):
     assert_subledger_equals_gl(name)
 
 
+def test_posting_builds_each_move_once_its_locks_taken_first(
+        database, monkeypatch):
+    """Posting an import's move creates the journal's period (the first
+    move of the month) and numbers the move from a strict sequence; Tryton
+    takes these locks by restarting the transaction, which happens before
+    the move is built and checked, not after."""
+    from rkc import setup
+    from rkc.payments import importer
+    name, env, var = database
+    numbers = list(debts(name))[:3]
+    path = registry_file(var, 'locks.txt', [
+            payment(n, number, '10.00') for n, number in enumerate(numbers)])
+    context = {'company': tryton_job.transaction(
+            setup.company_id, database=name)}
+    imported = tryton_job.transaction(importer.import_registry, path,
+        'SBER', 'sberbank', database=name, user=1, context=context)
+    Posting = tryton_job.pool(name).get('rkc.ledger.posting')
+    post = Posting._post.__func__
+    built = []
+
+    def counted(cls, move, *args, **kwargs):
+        built.append(move.id)
+        return post(cls, move, *args, **kwargs)
+    monkeypatch.setattr(Posting, '_post', classmethod(counted))
+
+    tryton_job.transaction(importer.post_to_general_ledger, imported.id,
+        database=name, user=1, context=context)
+
+    assert built and len(built) == len(set(built)), built
+    assert town.rows(name, """
+        SELECT m.state FROM account_move m JOIN rkc_ledger_posting p
+            ON p.move = m.id
+        WHERE p.origin = %s""",
+        f'rkc.payment.registry.import,{imported.id}') == [
+        ('posted',)] * len(built)
+    assert_subledger_equals_gl(name)
+
+
+def test_the_jobs_of_a_process_share_trytond_caches(database):
+    """The job's name in the context labels the audit log only: a second
+    job reads what the first one put in trytond's caches."""
+    from trytond.pool import Pool
+    name, _, _ = database
+    tryton_job.pool(name)
+    cache = Pool(name).get('ir.model')._get_names_cache
+
+    def names_for_the_posting():
+        return Pool().get('ir.model').get_names()
+
+    def names_for_the_import():
+        return Pool().get('ir.model').get_names()
+
+    posted = tryton_job.transaction(
+        names_for_the_posting, database=name, user=1)
+    misses = cache.miss
+    imported = tryton_job.transaction(
+        names_for_the_import, database=name, user=1)
+
+    assert imported == posted
+    assert cache.miss == misses
+
+
 ALL_LEDGER_SUMS = """
     SELECT account, period, service,
         sum(amount) FILTER (WHERE NOT (kind = 'penalty'
