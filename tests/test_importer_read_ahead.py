@@ -41,3 +41,13 @@ def test_the_reader_stays_bounded_and_ends_when_the_writer_stops():
     assert len(read) <= 40
     assert not any(t.name == 'registry-reader' and t.is_alive()
         for t in threading.enumerate())
+
+
+@pytest.mark.parametrize(('records', 'sizes'), [
+        (0, []), (2, [2]), (3, [3]), (5, [3, 2]), (6, [3, 3]),
+        (7, [3, 1, 3]), (16, [3, 10, 3]), (17, [3, 10, 1, 3]),
+        (20, [3, 10, 4, 3]), (26, [3, 10, 10, 3])])
+def test_the_first_and_the_last_batch_are_short(records, sizes):
+    batches = list(_read_ahead(iter(range(records)), 10, short=3))
+    assert [len(batch) for batch in batches] == sizes
+    assert [r for batch in batches for r in batch] == list(range(records))

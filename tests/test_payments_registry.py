@@ -331,23 +331,24 @@ def test_a_batch_allocates_on_the_lines_of_the_one_being_written(database):
     name, env, var = database
     (paying, (paying_id, debt)), *others = debts(name).items()
     others = [number for number, _ in others]
-    filler = [payment(n, others[n % len(others)], '10.00')
-        for n in range(1, importer.BATCH)]
+    # Two short batches (see importer._batches), the account in both.
+    second = importer.SHORT_BATCH
     path = registry_file(var, 'two_batches.txt', [
-            payment(0, paying, debt), *filler,
-            payment(importer.BATCH, paying, '10.00')])
+            payment(n, others[n % len(others)], '10.00')
+            if n not in {0, second} else
+            payment(n, paying, debt if n == 0 else '10.00')
+            for n in range(2 * second)])
 
     done = import_file(name, env, path)
 
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f'credited {importer.BATCH + 1}' in done.stdout
+    assert f'credited {2 * second}' in done.stdout
     by_payment = dict(town.rows(name, """
         SELECT p.operation_id, array_agg(DISTINCT l.method)
         FROM rkc_payment p JOIN rkc_ledger_line l
             ON l.origin = 'rkc.payment,' || p.id
         WHERE p.account = %s GROUP BY p.operation_id""", paying_id))
-    assert by_payment == {
-        '0': ['principal'], str(importer.BATCH): ['advance']}
+    assert by_payment == {'0': ['principal'], str(second): ['advance']}
     assert balance(name, paying_id) == Decimal('-10.00')
     assert_subledger_equals_gl(name)
 

@@ -28,6 +28,7 @@ from rkc.bulk_insert import copy_new, execute_returning
 from rkc.payments.registry import LineError, RegistryChanged, RegistryReader
 
 BATCH = 2000
+SHORT_BATCH = 250  # the first and the last (see _batches)
 ZERO = Decimal('0.00')
 MAX_ERRORS_KEPT = 200
 
@@ -80,8 +81,9 @@ def import_registry(path, agent_code, format_name=None):
         # is undone if the file turns out bad, which is rare; reading a
         # good file twice cost a twentieth of its import.
         with _savepoint() as undo:
-            _credit(agent, import_id,
-                _read_ahead(_clean_records(reader), BATCH), result)
+            _credit(agent, import_id, _read_ahead(
+                    _clean_records(reader), BATCH, short=SHORT_BATCH),
+                result)
             summary = reader.summary
             if summary.sha256 != sha256:
                 raise RegistryChanged(
@@ -145,20 +147,47 @@ def _clean_records(reader):
         yield item
 
 
-def _read_ahead(records, size, ahead=2):
-    """Lists of ``size`` records, read by a thread of their own up to
-    ``ahead`` lists before they are written: parsing the next lines runs
-    while the database works on the last ones (the thread holds the
-    interpreter only while it parses), and memory stays bounded. What the
-    reading raises is raised here, in order."""
+def _batches(records, size, short=None):
+    """Lists of ``size`` records; with ``short``, the first and the last
+    list have at most ``short``: the import's pipeline fills on a short
+    batch (the database starts on it while the next lines are parsed) and
+    drains on one (once the file is read, only a short batch is left to
+    allocate and copy). The end is seen ``short`` records ahead."""
+    iterator = iter(records)
+    if short is None:
+        while batch := list(itertools.islice(iterator, size)):
+            yield batch
+        return
+    if first := list(itertools.islice(iterator, short)):
+        yield first
+    buffer = []
+    while True:
+        buffer.extend(itertools.islice(iterator, size + short - len(buffer)))
+        if len(buffer) < size + short:  # the file ended
+            break
+        yield buffer[:size]
+        buffer = buffer[size:]
+    if len(buffer) > short:
+        yield buffer[:-short]
+        buffer = buffer[-short:]
+    if buffer:
+        yield buffer
+
+
+def _read_ahead(records, size, short=None, ahead=2):
+    """The lists of _batches(records, size, short), read by a thread of
+    their own up to ``ahead`` lists before they are written: parsing the
+    next lines runs while the database works on the last ones (the thread
+    holds the interpreter only while it parses), and memory stays
+    bounded. What the reading raises is raised here, in order."""
     batches = queue.Queue(maxsize=ahead)
     stop = threading.Event()
 
     def read():
         try:
-            iterator = iter(records)
+            made = _batches(records, size, short)
             while not stop.is_set() and (
-                    batch := list(itertools.islice(iterator, size))):
+                    batch := next(made, None)) is not None:
                 batches.put(batch)
             batches.put(None)
         except BaseException as error:  # handed over to the writer
