@@ -91,8 +91,9 @@ class BulkReferencesMixin:
     Unlike a foreign key, a delete that starts before a concurrent insert
     commits and ends after it is not seen by the delete trigger (it reads
     the snapshot of its transaction); the references listed are to
-    reference data, or to records of the same transaction, that nothing
-    deletes while a job uses them."""
+    reference data or to records of the same transaction, that nothing
+    deletes while a job uses them, or to personal accounts, which are
+    never deleted (rkc.account refuses it)."""
     __slots__ = ()
     _bulk_references = ()
 

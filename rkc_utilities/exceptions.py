@@ -32,6 +32,10 @@ class ShareError(ValidationError):
     "Ownership shares that do not add up."
 
 
+class AccountDeletionError(AccessError):
+    "A personal account is closed, never deleted."
+
+
 class PostedError(AccessError):
     "Posted or closed data that may no longer change."
 

@@ -58,8 +58,7 @@ ORIGINS = [
 class LedgerLine(
         BulkReferencesMixin, LeanIndexesMixin, ModelSQL, ModelView):
     __name__ = 'rkc.ledger.line'
-    # The account keeps its foreign key: accounts have a life of their own.
-    _bulk_references = ('centre', 'service', 'move')
+    _bulk_references = ('centre', 'service', 'move', 'account')
     # Documents read their lines by origin (the index on origin and
     # centre), never search through them: the index for that search cost a
     # payment line a sixth of its insert.

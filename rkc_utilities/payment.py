@@ -53,8 +53,7 @@ class Payment(
         BulkReferencesMixin, LeanIndexesMixin, Workflow, ModelSQL,
         ModelView):
     __name__ = 'rkc.payment'
-    # The account keeps its foreign key: accounts have a life of their own.
-    _bulk_references = ('centre', 'agent', 'registry_import')
+    _bulk_references = ('centre', 'agent', 'registry_import', 'account')
 
     account = fields.Many2One(
         'rkc.account', "Account", required=True, ondelete='RESTRICT',

@@ -18,7 +18,8 @@ from rkc.engine.dated import add_months
 from rkc.engine.money import round_money
 
 from .common import DatedMixin, today
-from .exceptions import AccountNumberError, ShareError
+from .exceptions import (
+    AccountDeletionError, AccountNumberError, ShareError)
 
 STATES = [
     ('open', "Open"),
@@ -308,6 +309,20 @@ class Account(Workflow, ModelSQL, ModelView):
             Centre.lock([centre])
             values['number'] = centre.next_account_number()
         return values
+
+    @classmethod
+    def check_modification(cls, mode, accounts, values=None, external=False):
+        super().check_modification(
+            mode, accounts, values=values, external=external)
+        # An account is closed, never deleted: its number is not given
+        # again and its history is kept. The subledger's and payments'
+        # references to accounts are checked per statement, which relies
+        # on it (see BulkReferencesMixin).
+        if mode == 'delete':
+            for account in accounts:
+                raise AccountDeletionError(gettext(
+                        'rkc_utilities.msg_account_delete',
+                        account=account.rec_name))
 
     @classmethod
     def validate_fields(cls, accounts, field_names):

@@ -2,10 +2,11 @@
 insert its upkeep, so none may be one that another index serves, and the
 references to reference data are checked once per statement, not per
 row."""
-import uuid
 
 import pytest
 from psycopg import errors
+
+from rkc import tryton_job
 
 import town
 
@@ -17,12 +18,8 @@ HIGH_VOLUME = ('rkc_ledger_line', 'rkc_payment', 'rkc_meter_reading')
 
 @pytest.fixture(scope='module')
 def database(tmp_path_factory):
-    var = tmp_path_factory.mktemp('schema')
-    env = town.environment(var)
-    name = f'schema_{uuid.uuid4().hex[:8]}'
-    town.unbilled(name, 5, env)
-    yield name
-    town.drop(name)
+    with town.unbilled_town(tmp_path_factory, 'schema', 5) as name:
+        yield name
 
 
 def btree_indexes(database, table):
@@ -88,7 +85,7 @@ def test_ledger_lines_have_no_index_to_search_through_origins(database):
     "Payments read their lines by origin; nothing searches through them."
     assert not [d for d in expression_indexes(database, 'rkc_ledger_line')
         if 'origin' in d]
-    assert foreign_keys(database, 'rkc_ledger_line') == {'account'}
+    assert foreign_keys(database, 'rkc_ledger_line') == set()
 
 
 def test_update_drops_what_is_left_out(database, tmp_path):
@@ -113,7 +110,7 @@ def test_update_drops_what_is_left_out(database, tmp_path):
         assert served_indexes(database, table) == {}, table
     assert not [d for d in expression_indexes(database, 'rkc_ledger_line')
         if 'origin' in d]
-    assert foreign_keys(database, 'rkc_ledger_line') == {'account'}
+    assert foreign_keys(database, 'rkc_ledger_line') == set()
 
 
 def foreign_keys(database, table):
@@ -127,9 +124,10 @@ def foreign_keys(database, table):
 
 
 def test_references_to_reference_data_have_no_foreign_key(database):
-    "The account keeps its foreign key; a cash payment's shift too."
-    assert foreign_keys(database, 'rkc_ledger_line') == {'account'}
-    assert foreign_keys(database, 'rkc_payment') == {'account', 'shift'}
+    """Nor those to accounts, which are never deleted; a cash payment's
+    shift keeps its foreign key."""
+    assert foreign_keys(database, 'rkc_ledger_line') == set()
+    assert foreign_keys(database, 'rkc_payment') == {'shift'}
 
 
 LINE = """INSERT INTO rkc_ledger_line (account, centre, service, period,
@@ -149,7 +147,7 @@ def line_count(connection):
         'SELECT count(*) FROM rkc_ledger_line').fetchone()[0]
 
 
-@pytest.mark.parametrize('column', ['service', 'centre', 'move'])
+@pytest.mark.parametrize('column', ['service', 'centre', 'move', 'account'])
 def test_a_statement_referring_to_a_missing_row_is_refused(
         database, column):
     """One line of a statement refers to a row that is not there: none of
@@ -159,15 +157,15 @@ def test_a_statement_referring_to_a_missing_row_is_refused(
         before = line_count(connection)
         connection.execute(LINE, (first, 1, None, 3))
         bad = {'service': (last + 1000, 2, None),
-            'centre': (first, 3, None), 'move': (first, 4, 10 ** 9)}[column]
+            'centre': (first, 3, None), 'move': (first, 4, 10 ** 9),
+            'account': (first, 8, None)}[column]
+        statement = {'centre': LINE.replace('a.centre', '-1'),
+            'account': LINE.replace('SELECT a.id', 'SELECT a.id + 1000000000'),
+            }.get(column, LINE)
         connection.execute('SAVEPOINT bad')
         with pytest.raises(errors.ForeignKeyViolation,
                 match=f'rkc_ledger_line.{column} refers to a missing'):
-            if column == 'centre':
-                connection.execute(LINE.replace('a.centre', '-1'),
-                    (*bad, 3))
-            else:
-                connection.execute(LINE, (*bad, 3))
+            connection.execute(statement, (*bad, 3))
         connection.execute('ROLLBACK TO SAVEPOINT bad')
         assert line_count(connection) == before + 3
         connection.rollback()
@@ -205,6 +203,32 @@ def test_a_referenced_row_is_not_deleted(database):
             'DELETE FROM rkc_payment_agent WHERE id = %s', (agent,))
         assert deleted.rowcount == 1
         connection.rollback()
+
+
+def test_an_account_is_never_deleted(database):
+    """Not at the desk, even one without a line: it is closed. Nor by SQL
+    once a subledger line refers to it."""
+    from trytond.pool import Pool
+
+    from rkc_utilities.exceptions import AccountDeletionError
+
+    def delete_unused():
+        Account = Pool().get('rkc.account')
+        account, = Account.search([], order=[('id', 'DESC')], limit=1)
+        Account.delete([account])
+    with pytest.raises(AccountDeletionError, match='нельзя удалить'):
+        tryton_job.transaction(delete_unused, database=database, user=1)
+    with town.connect(database) as connection:
+        first, _ = some_service(connection)
+        connection.execute(LINE, (first, 9, None, 1))
+        with pytest.raises(errors.ForeignKeyViolation,
+                match='deleted rkc_account rows are used by '
+                'rkc_ledger_line.account'):
+            connection.execute("""DELETE FROM rkc_account WHERE id IN (
+                    SELECT account FROM rkc_ledger_line
+                    WHERE origin = 'rkc.billing.run,9')""")
+        connection.rollback()
+    assert town.rows(database, 'SELECT count(*) FROM rkc_account') == [(5,)]
 
 
 def test_an_insert_locks_the_rows_it_refers_to(database):
