@@ -318,11 +318,10 @@ class Account(Workflow, ModelSQL, ModelView):
         # again and its history is kept. The subledger's and payments'
         # references to accounts are checked per statement, which relies
         # on it (see BulkReferencesMixin).
-        if mode == 'delete':
-            for account in accounts:
-                raise AccountDeletionError(gettext(
-                        'rkc_utilities.msg_account_delete',
-                        account=account.rec_name))
+        if mode == 'delete' and accounts:
+            raise AccountDeletionError(gettext(
+                    'rkc_utilities.msg_account_delete',
+                    account=accounts[0].rec_name))
 
     @classmethod
     def validate_fields(cls, accounts, field_names):
