@@ -127,10 +127,13 @@ class LedgerLine(
         cls._order = [('date', 'DESC'), ('id', 'DESC')]
 
     @classmethod
+    def _get_origins(cls):
+        "The models of the documents a line may come from."
+        return list(ORIGINS)
+
+    @classmethod
     def get_origins(cls):
-        pool = Pool()
-        Model = pool.get('ir.model')
-        return [(None, '')] + [(m, Model.get_name(m)) for m in ORIGINS]
+        return Pool().get('ir.model').reference_selection(cls._get_origins())
 
     @staticmethod
     def default_part():
@@ -365,7 +368,7 @@ class LedgerPosting(ModelSQL, ModelView):
 
     @classmethod
     def get_origins(cls):
-        return LedgerLine.get_origins()
+        return Pool().get('rkc.ledger.line').get_origins()
 
     @classmethod
     def summarize(cls, origin, date, description, counter_account=None,

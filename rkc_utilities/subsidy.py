@@ -93,17 +93,8 @@ class LedgerLine(metaclass=PoolMeta):
     __name__ = 'rkc.ledger.line'
 
     @classmethod
-    def get_origins(cls):
-        Model = Pool().get('ir.model')
-        return super().get_origins() + [(ORIGIN, Model.get_name(ORIGIN))]
-
-
-class LedgerPosting(metaclass=PoolMeta):
-    __name__ = 'rkc.ledger.posting'
-
-    @classmethod
-    def get_origins(cls):
-        return Pool().get('rkc.ledger.line').get_origins()
+    def _get_origins(cls):
+        return super()._get_origins() + [ORIGIN]
 
 
 class Move(metaclass=PoolMeta):
