@@ -19,25 +19,28 @@ def _text(value):
     return value
 
 
-_FIELD = {
-    type(None): lambda value: '\\N',
-    str: _text,
-    int: str,
-    Decimal: str,
-    dt.date: dt.date.isoformat,
-    }
+# Types whose str() is their COPY text (a date's is its ISO format).
+_AS_STR = frozenset({int, Decimal, dt.date})
 
 
 def copy_text(rows):
     """``rows`` (sequences of None, str, int, Decimal and date values) as
     the data of a ``COPY … FROM STDIN`` in the text format (see
     rkc.bulk_insert.copy_data)."""
-    field = _FIELD.get
-    return ''.join([
-            '\t'.join([field(type(value), _refuse)(value) for value in row])
-            + '\n'
-            for row in rows])
-
-
-def _refuse(value):
-    raise TypeError(f'no COPY text for {value!r}')
+    # Plain loops: a registry's allocation formats half a million values
+    # per batch, and a call per value cost a third more.
+    lines = []
+    for row in rows:
+        fields = []
+        for value in row:
+            if value is None:
+                fields.append('\\N')
+            elif type(value) is str:
+                fields.append(_text(value))
+            elif type(value) in _AS_STR:
+                fields.append(str(value))
+            else:
+                raise TypeError(f'no COPY text for {value!r}')
+        lines.append('\t'.join(fields))
+    lines.append('')
+    return '\n'.join(lines)

@@ -71,15 +71,17 @@ def _nothing_to_split(total, weights):
 
 
 def _common_integers(weights):
-    """Integer (and Decimal) weights scaled to integers by one power of ten,
-    or None for other kinds of numbers."""
-    exponent = 0
+    """Integer (and Decimal) weights scaled by one common factor to
+    integers, or None for other kinds of numbers."""
+    ratios = []
     for weight in weights:
-        if isinstance(weight, Decimal) and weight.is_finite():
-            exponent = min(exponent, weight.as_tuple().exponent)
-        elif not isinstance(weight, int):
+        if not isinstance(weight, (int, Decimal)) or (
+                isinstance(weight, Decimal) and not weight.is_finite()):
             return None
-    return [int(Decimal(weight).scaleb(-exponent)) for weight in weights]
+        ratios.append(weight.as_integer_ratio())
+    scale = math.lcm(*[denominator for _, denominator in ratios])
+    return [numerator * (scale // denominator)
+        for numerator, denominator in ratios]
 
 
 @dataclasses.dataclass(frozen=True)
