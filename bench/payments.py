@@ -1,9 +1,13 @@
 """Benchmark of the registry import on PostgreSQL, database included.
 
     .venv/bin/python bench/payments.py --lines 10000 100000 --accounts 20000
+    .venv/bin/python bench/payments.py --lines 10000 --history-months 35
 
 The billing bench's town of ``--accounts`` accounts with last month billed
-(kept as ``bench_payments_<accounts>``) gets, per scale, a fresh copy and
+(kept as ``bench_payments_<accounts>``; with ``--history-months M``, M
+earlier months of the same charges, each paid in full, are added to a copy
+kept as ``bench_payments_<accounts>_h<M>``: an account's history, which
+the allocation reads) gets, per scale, a fresh copy and
 one Sberbank-style registry of N payment lines, one per account in turn as
 a day's registry has them (a second payment of an account is an advance);
 ``rkc import-registry`` imports it (one streaming pass, payments,
@@ -28,6 +32,22 @@ from rkc.payments.export import write_registry  # noqa: E402
 from rkc.payments.registry import Payment  # noqa: E402
 from rkc.payments.registry_format import load_format  # noqa: E402
 
+# Each charge of the billed month repeated in each of the earlier months,
+# with a payment line settling it: the subledger of accounts M months old.
+HISTORY = """INSERT INTO rkc_ledger_line (account, centre, service, period,
+        date, kind, amount, origin, part, method, create_uid, create_date)
+    SELECT l.account, l.centre, l.service, earlier.period,
+        (earlier.period + interval '1 month' - interval '1 day')::date,
+        k.kind, CASE k.kind WHEN 'charge' THEN l.amount ELSE -l.amount END,
+        CASE k.kind WHEN 'charge' THEN 'rkc.billing.run,' || -m
+            ELSE 'rkc.payment,' || -(m * 10000000 + l.id) END,
+        l.part, CASE k.kind WHEN 'charge' THEN l.method ELSE 'principal' END,
+        1, now()
+    FROM rkc_ledger_line l, generate_series(1, %s) m,
+        LATERAL (SELECT (l.period - make_interval(months => m))::date
+            AS period) earlier,
+        (VALUES ('charge'), ('payment')) k(kind)
+    WHERE l.kind = 'charge'"""
 AGENT = """INSERT INTO rkc_payment_agent (name, code, account, active)
     SELECT 'Bench bank', 'BENCH', id, true FROM account_account
     WHERE code = '57'"""
@@ -67,6 +87,18 @@ def billed_town(accounts, var, env):
     return name
 
 
+def with_history(template, months):
+    """A copy of the template with ``months`` of settled history (kept);
+    its name."""
+    name = f'{template}_h{months}'
+    if not database_exists(name):
+        town.copy(template, name)
+        town.execute(name, (HISTORY, (months,)))
+        with town.connect(name, autocommit=True) as connection:
+            connection.execute('VACUUM ANALYZE rkc_ledger_line')
+    return name
+
+
 def bench(template, lines, var, env):
     name = f'{template}_{lines}'
     town.drop(name)
@@ -86,7 +118,8 @@ def bench(template, lines, var, env):
         assert credited == lines, done.stdout + done.stderr
         # Every payment is in the subledger, to the kopeck.
         allocated, = town.rows(name, 'SELECT -sum(amount) FROM '
-            "rkc_ledger_line WHERE kind = 'payment'")[0]
+            "rkc_ledger_line WHERE origin IN (SELECT 'rkc.payment,' || id "
+            'FROM rkc_payment)')[0]
         assert allocated == paid, (allocated, paid)
         summary = done.stdout.splitlines()[0]
         importing = float(summary.split('; ')[-1].split()[0])
@@ -105,10 +138,17 @@ def main():
         default=[10000, 100000])
     parser.add_argument('--accounts', type=int, default=20000,
         help='accounts of the town paid to')
+    parser.add_argument('--history-months', type=int, default=0,
+        help='earlier months charged and paid in full before the last one')
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as var:
         env = town.environment(var)
         template = billed_town(args.accounts, Path(var), env)
+        if args.history_months:
+            template = with_history(template, args.history_months)
+        lines, = town.rows(template, 'SELECT count(*) FROM rkc_ledger_line')[0]
+        print(f'{template}: {lines} subledger lines before the import, '
+            f'{lines / args.accounts:.0f} per account', flush=True)
         for lines in args.lines:
             bench(template, lines, var, env)
 
