@@ -33,10 +33,8 @@ KINDS = [
     ('write_off', "Write-off"),
     ('instalment', "Instalment"),
     ]
-# A line is posted once per document, service, period, kind and part. The
-# key leads with the document: it finds a document's lines (posting,
-# cancelling, a run's totals) and grows at its end as they are added.
-CONFLICT = ('origin', 'account', 'service', 'period', 'kind', 'part')
+# A line is posted once per document, service, period, kind and part.
+CONFLICT = ('account', 'service', 'period', 'kind', 'origin', 'part')
 # The columns LedgerLine.insert_rows writes of each row.
 INSERTED_COLUMNS = [
     'account', 'centre', 'service', 'period', 'date', 'kind', 'amount',
@@ -113,12 +111,13 @@ class LedgerLine(
         # Exactly once: a job that runs twice inserts nothing the second
         # time.
         cls._sql_constraints += [
-            ('origin_line_unique', Unique(
-                    t, *(getattr(t, c) for c in CONFLICT)),
+            ('line_unique', Unique(t, *(getattr(t, c) for c in CONFLICT)),
                 'rkc_utilities.msg_ledger_line_unique'),
             ]
         cls._sql_indexes.update({
                 Index(t, (t.account, Index.Range()), (t.date, Index.Range())),
+                Index(t, (t.origin, Index.Equality()),
+                    (t.centre, Index.Equality())),
                 Index(t, (t.period, Index.Range()),
                     (t.kind, Index.Equality())),
                 # A prepared move's lines, and a move's lines for the
@@ -126,13 +125,6 @@ class LedgerLine(
                 Index(t, (t.move, Index.Range())),
                 })
         cls._order = [('date', 'DESC'), ('id', 'DESC')]
-
-    @classmethod
-    def __register__(cls, module):
-        super().__register__(module)
-        # Migration from the key led by the account: the lines of one
-        # origin were spread over it, and an index of its own found them.
-        cls.__table_handler__(module).drop_constraint('line_unique')
 
     @classmethod
     def _get_origins(cls):

@@ -88,31 +88,12 @@ def test_ledger_lines_have_no_index_to_search_through_origins(database):
     assert foreign_keys(database, 'rkc_ledger_line') == set()
 
 
-LEDGER_INDEXES = {('id',), ('account', 'date'), ('period', 'kind'),
-    ('move',), ('origin', 'account', 'service', 'period', 'kind', 'part')}
-
-
-def test_the_ledger_key_leads_with_the_origin(database):
-    """A document's lines are found by the unique key, which grows at its
-    end as they are added; no index of their own finds them."""
-    assert {columns for columns, _ in btree_indexes(
-            database, 'rkc_ledger_line').values()} == LEDGER_INDEXES
-
-
 def test_update_drops_what_is_left_out(database, tmp_path):
     """A database of an earlier version loses the indexes now left out,
     readings included, though Tryton leaves a table's indexes alone when
-    it declares none of its own, the foreign keys that triggers replace,
-    and the subledger key led by the account (with the index that found a
-    document's lines)."""
+    it declares none of its own, and the foreign keys that triggers
+    replace."""
     town.execute(database,
-        ('ALTER TABLE rkc_ledger_line DROP CONSTRAINT '
-            'rkc_ledger_line_origin_line_unique', ()),
-        ('ALTER TABLE rkc_ledger_line ADD CONSTRAINT '
-            'rkc_ledger_line_line_unique UNIQUE '
-            '(account, service, period, kind, origin, part)', ()),
-        ('CREATE INDEX idx_rkc_ledger_line_origin_centre_old '
-            'ON rkc_ledger_line (origin, centre)', ()),
         ('ALTER TABLE rkc_ledger_line ADD CONSTRAINT '
             'rkc_ledger_line_service_fkey FOREIGN KEY (service) '
             'REFERENCES rkc_service (id) ON DELETE RESTRICT', ()),
@@ -130,8 +111,6 @@ def test_update_drops_what_is_left_out(database, tmp_path):
     assert not [d for d in expression_indexes(database, 'rkc_ledger_line')
         if 'origin' in d]
     assert foreign_keys(database, 'rkc_ledger_line') == set()
-    assert {columns for columns, _ in btree_indexes(
-            database, 'rkc_ledger_line').values()} == LEDGER_INDEXES
 
 
 def foreign_keys(database, table):
