@@ -87,15 +87,21 @@ def billed_town(accounts, var, env):
     return name
 
 
-def with_history(template, months):
-    """A copy of the template with ``months`` of settled history (kept);
-    its name."""
+def with_history(template, months, env):
+    """A copy of the template with ``months`` of settled history (kept, its
+    schema brought up to date like the template's); its name."""
     name = f'{template}_h{months}'
-    if not database_exists(name):
-        town.copy(template, name)
-        town.execute(name, (HISTORY, (months,)))
-        with town.connect(name, autocommit=True) as connection:
-            connection.execute('VACUUM ANALYZE rkc_ledger_line')
+    if database_exists(name):
+        town.rkc(name, 'db', 'update', env=env)
+        return name
+    building = f'{name}_building'
+    town.drop(building)
+    town.copy(template, building)
+    town.execute(building, (HISTORY, (months,)))
+    with town.connect(building, autocommit=True) as connection:
+        connection.execute('VACUUM ANALYZE rkc_ledger_line')
+    # Kept under its name only once complete.
+    town.rename(building, name)
     return name
 
 
@@ -145,7 +151,7 @@ def main():
         env = town.environment(var)
         template = billed_town(args.accounts, Path(var), env)
         if args.history_months:
-            template = with_history(template, args.history_months)
+            template = with_history(template, args.history_months, env)
         lines, = town.rows(template, 'SELECT count(*) FROM rkc_ledger_line')[0]
         print(f'{template}: {lines} subledger lines before the import, '
             f'{lines / args.accounts:.0f} per account', flush=True)

@@ -114,6 +114,11 @@ def copy(template, database):
             sql.Identifier(database), sql.Identifier(template)))
 
 
+def rename(database, name):
+    _admin(sql.SQL('ALTER DATABASE {} RENAME TO {}').format(
+            sql.Identifier(database), sql.Identifier(name)))
+
+
 def drop(database):
     _admin(sql.SQL('DROP DATABASE IF EXISTS {} WITH (FORCE)').format(
             sql.Identifier(database)))
