@@ -152,9 +152,10 @@ def main():
         template = billed_town(args.accounts, Path(var), env)
         if args.history_months:
             template = with_history(template, args.history_months, env)
-        lines, = town.rows(template, 'SELECT count(*) FROM rkc_ledger_line')[0]
-        print(f'{template}: {lines} subledger lines before the import, '
-            f'{lines / args.accounts:.0f} per account', flush=True)
+        history, = town.rows(
+            template, 'SELECT count(*) FROM rkc_ledger_line')[0]
+        print(f'{template}: {history} subledger lines before the import, '
+            f'{history / args.accounts:.0f} per account', flush=True)
         for lines in args.lines:
             bench(template, lines, var, env)
 
