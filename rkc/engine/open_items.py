@@ -1,0 +1,99 @@
+"""An account's open items: what the allocation of a payment reads of its
+subledger (rules.md §3), kept folded so that it does not add up years of
+settled months for every payment.
+
+The sums are rows (account, period, service, principal, penalty, charged),
+one per period and service, the amounts as text or None (see
+:class:`rkc.engine.payment_lines.LedgerSums`). The open items of an account
+are its rows that are debts (a positive principal or penalty) and those of
+its latest charged period, which say how an advance is spread.
+
+A fold is an account's open items at some point; the periods its lines
+changed in since say where it is out of date. From a period on, the sums
+are read again from the lines, and the fold's rows of the months before
+still hold: no line of theirs was written since.
+"""
+import datetime as dt
+import json
+from collections import defaultdict
+from decimal import Decimal
+
+
+def _date(period):
+    "A period as a date (a database may return ISO text)."
+    return dt.date.fromisoformat(period) if isinstance(period, str) else period
+
+
+def _positive(amount):
+    return amount is not None and Decimal(amount) > 0
+
+
+def open_rows(rows):
+    """The open items among one account's sum rows (each period and service
+    once), by period and service: ordered, so that a tie in a pro rata
+    split goes to the same service whatever the database's plan."""
+    latest = max((r[1] for r in rows if r[5] is not None), default=None)
+    return sorted(
+        (r for r in rows
+            if r[1] == latest or _positive(r[3]) or _positive(r[4])),
+        key=lambda r: (r[1], r[2]))
+
+
+def merge(folds, read, since):
+    """The open items of the accounts, by account, period and service, from
+    their ``folds`` ({account: rows}) and the sum rows ``read`` from their
+    lines, of the periods from ``since`` ({account: period}, None for all
+    of them) on; a fold holds for an account that is not in ``since``."""
+    by_account = defaultdict(list)
+    for account, rows in folds.items():
+        if account not in since:
+            by_account[account] = rows
+            continue
+        start = since[account]
+        if start is not None:
+            by_account[account] = [r for r in rows if r[1] < start]
+    for row in read:
+        by_account[row[0]].append((row[0], _date(row[1]), *row[2:]))
+    return [row for account in sorted(by_account)
+        for row in open_rows(by_account[account])]
+
+
+def to_read(account_ids, folded, changes):
+    """{account: the period its sums are read from the lines from} of the
+    accounts: None (all of them) for an account never folded, the earliest
+    period ``changes`` ((account, period) pairs) name since its fold; an
+    account folded and unchanged is left out."""
+    since = {}
+    for account, period in changes:
+        period = _date(period)
+        if account in since:
+            since[account] = min(since[account], period)
+        else:
+            since[account] = period
+    for account in account_ids:
+        if account not in folded:
+            since[account] = None
+    return {a: p for a, p in since.items() if a in account_ids}
+
+
+def earliest_periods(rows):
+    """{account: earliest period} of subledger rows (dicts), the change
+    that writing them makes to their accounts' open items."""
+    earliest = {}
+    for row in rows:
+        account, period = row['account'], row['period']
+        if account not in earliest or period < earliest[account]:
+            earliest[account] = period
+    return earliest
+
+
+def dump(rows):
+    "One account's open items as the text a fold keeps."
+    return json.dumps([[r[1].isoformat(), *r[2:]] for r in rows],
+        separators=(',', ':'))
+
+
+def load(account, text):
+    "The rows of one account's fold (see dump)."
+    return [(account, dt.date.fromisoformat(period), *rest)
+        for period, *rest in json.loads(text)]
