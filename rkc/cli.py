@@ -112,6 +112,11 @@ def build_parser():
     p.add_argument('--period', required=True, type=_period)
     p.set_defaults(func=_tryton('close_period'))
 
+    p = sub.add_parser('fold-open-items',
+        help="fold the open items of the accounts whose subledger changed "
+        "(what the nightly cron does; once after an upgrade)")
+    p.set_defaults(func=_tryton('fold_open_items'))
+
     p = sub.add_parser('print-receipts',
         help="print a month's receipts into PDF files, by building")
     p.add_argument('--period', required=True, type=_period,

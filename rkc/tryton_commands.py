@@ -103,6 +103,18 @@ def close_period(args):
         name, _company_context(name), args.period)
 
 
+def fold_open_items(args):
+    "Fold the open items of the accounts changed since their fold."
+    _, name = _prepare(args)
+    tryton_job.transaction(_fold_open_items, database=name)
+    print(f'open items of "{name}" folded')
+
+
+def _fold_open_items():
+    from trytond.pool import Pool
+    Pool().get('rkc.ledger.open_items').fold_changed()
+
+
 def read_meters(args):
     "Poll the meters of the scope now (rkc.metering.jobs)."
     from rkc.metering import jobs

@@ -19,6 +19,7 @@ from trytond.transaction import Transaction
 
 from rkc.bulk_insert import copy_data, copy_insert, copy_into
 from rkc.engine.money import read_money as _money
+from rkc.engine.open_items import earliest_periods
 
 from .billing_input import _date
 from .common import BulkReferencesMixin, LeanIndexesMixin
@@ -175,6 +176,8 @@ class LedgerLine(
         table = cls.__table__()
         transaction = Transaction()
         cursor = transaction.connection.cursor()
+        rows = list(rows)
+        cls.changed(earliest_periods(rows))
         if backend.name == 'postgresql' and new_origins:
             return cls.copy_new_rows(cursor, transaction.user, rows)
         values = list(cls._row_values(rows, transaction.user))
@@ -202,15 +205,32 @@ class LedgerLine(
         return copy_into(cursor, cls._table, cls.copied_columns(),
             cls._row_values(rows, user))
 
+    @classmethod
+    def changed(cls, earliest):
+        """Record that lines were written to the accounts from a period on
+        ({account: period}): their folded open items are out of date from
+        there (rkc.ledger.open_items). Every write of lines records it."""
+        Pool().get('rkc.ledger.open_items.change').record(earliest)
+
+    @classmethod
+    def create(cls, vlist):
+        lines = super().create(vlist)
+        cls.changed(earliest_periods(
+                {'account': line.account.id, 'period': line.period}
+                for line in lines))
+        return lines
+
     @staticmethod
     def copied_columns():
         "The columns of a row copied in: INSERTED_COLUMNS, create_uid."
         return INSERTED_COLUMNS + ['create_uid']
 
     @classmethod
-    def copy_text(cls, cursor, text):
+    def copy_text(cls, cursor, text, earliest):
         """COPY lines of new origins made into text (rkc.copy_text.copy_text,
-        copied_columns) by a process without the connection."""
+        copied_columns) by a process without the connection, with their
+        earliest period by account (see changed)."""
+        cls.changed(earliest)
         return copy_data(cursor, cls._table, cls.copied_columns(), text)
 
     @staticmethod

@@ -8,9 +8,7 @@ from collections import defaultdict
 from decimal import Decimal
 from importlib import resources
 
-from sql import Cast, Conflict, Null, Window
-from sql.aggregate import Max, Sum
-from sql.conditionals import Case, Coalesce
+from sql import Conflict
 from sql.functions import CurrentTimestamp
 from sql.operators import Concat
 
@@ -287,51 +285,10 @@ def _ledgers(account_ids):
 
 
 def _ledger_sum_rows(account_ids):
-    """The accounts' subledger summed by the database to one row per
-    period and service (an account's history has several lines for each):
-    (account, period, service, principal, penalty, charged). Only the rows
-    that the allocation reads are returned: a positive principal or
-    penalty (a debt), and the account's latest charged period (how an
-    advance is spread). Years of settled months stay in the database."""
-    pool = Pool()
-    Line = pool.get('rkc.ledger.line')
-    line = Line.__table__()
-    cursor = Transaction().connection.cursor()
-    # Penalties and the payments of them are a balance apart (a line
-    # without a method is not one: the coalesce keeps NULL out of NOT).
-    # unwritten_sums sums rows not yet written the same way.
-    is_penalty = ((line.kind == 'penalty')
-        | (Coalesce(line.method, '') == 'penalty'))
-
-    def total(condition):
-        return Sum(Case((condition, line.amount), else_=Null))
-    rows = []
-    for ids in grouped_slice(account_ids, backend.MAX_QUERY_PARAMS):
-        sums = line.select(
-            line.account, line.period, line.service,
-            total(~is_penalty).as_('principal'),
-            total(is_penalty).as_('penalty'),
-            total(line.kind == 'charge').as_('charged'),
-            where=among(line.account, list(ids)),
-            group_by=[line.account, line.period, line.service])
-        latest = sums.select(
-            sums.account, sums.period, sums.service, sums.principal,
-            sums.penalty, sums.charged,
-            Max(sums.period, filter_=sums.charged != Null,
-                window=Window([sums.account])).as_('latest'))
-        # The sums as text: a registry import sends them to its allocation
-        # process, and text pickles twenty times faster than Decimal
-        # (build_ledgers reads either). Ordered, so that a tie in a pro
-        # rata split goes to the same service whatever the plan.
-        cursor.execute(*latest.select(
-                latest.account, latest.period, latest.service,
-                Cast(latest.principal, 'TEXT'), Cast(latest.penalty, 'TEXT'),
-                Cast(latest.charged, 'TEXT'),
-                where=(latest.principal > 0) | (latest.penalty > 0)
-                | (latest.period == latest.latest),
-                order_by=[latest.account, latest.period, latest.service]))
-        rows.extend(cursor)
-    return rows
+    """The accounts' subledger summed to one row per period and service:
+    (account, period, service, principal, penalty, charged), the rows that
+    the allocation reads (rkc.ledger.open_items)."""
+    return Pool().get('rkc.ledger.open_items').sum_rows(account_ids)
 
 
 def _subscribed_services(account_ids):

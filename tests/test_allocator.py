@@ -22,7 +22,9 @@ COLUMNS = ['account', 'service', 'period', 'method', 'amount', 'origin',
 OWING = LedgerSums([(7, APRIL, 1, D('100.00'), None, D('100.00'))], {})
 
 
-def fields(text):
+def fields(result):
+    "The fields of the COPY text of an allocation's result."
+    text, _ = result
     return [line.split('\t') for line in text.splitlines()]
 
 
@@ -35,9 +37,12 @@ def process():
 def test_the_lines_of_the_batch_before_are_counted_in(process):
     process.submit([Allocated(1, 7, 3, PAID_ON, D('100.00'))], OWING,
         {3: 40})
-    assert fields(process.result()) == [
+    result = process.result()
+    assert fields(result) == [
         ['7', '1', '2026-04-01', 'principal', '-100.00', 'rkc.payment,1',
             '40', '5']]
+    # The change the lines make to the account's open items.
+    assert result[1] == {7: APRIL}
     # The sums of the next batch were read before the first one's lines
     # were written: they still show the debt.
     process.submit([Allocated(2, 7, 3, PAID_ON, D('10.00'))], OWING,
@@ -54,10 +59,11 @@ def test_batches_bigger_than_the_pipe_pass_both_ways(process):
     for batch in range(3):
         process.submit([Allocated(batch * 100000 + a, a, 3, PAID_ON,
                     D('5.00')) for a in accounts], sums, {3: 40})
-        text = process.result()
+        text, earliest = process.result()
+        assert earliest == dict.fromkeys(accounts, APRIL)
         assert len(text) > 1 << 20
         assert text.count('\n') == 2 * len(accounts)
-        assert {tuple(line[3:5]) for line in fields(text)} == {
+        assert {tuple(line[3:5]) for line in fields((text, earliest))} == {
             ('principal', '-2.50')}
 
 

@@ -589,3 +589,102 @@ def test_killed_import_loses_nothing(database, moment, query, committed):
         "WHERE kind = 'payment'") == [(Decimal('10.00') * len(payments),)]
     assert town.rows(name, UNSUMMARIZED_PAYMENT_LINES) == [(0,)]
     assert_subledger_equals_gl(name)
+
+
+def whole_and_folded(pool, accounts):
+    """The accounts' open items read from all their lines, and as the
+    allocation reads them (folds and the changes since)."""
+    from rkc.engine import open_items
+    from rkc_utilities import open_items as model
+    from rkc_utilities import payment as payments
+    whole = open_items.merge(
+        {}, model._line_sums(accounts, None), dict.fromkeys(accounts))
+    return whole, payments._ledger_sum_rows(accounts)
+
+
+def test_open_items_folded_then_changed_read_as_the_whole_history(database):
+    """After the nightly fold, a registry's payments, a cancellation and a
+    correction of an old month are read from the fold and the months they
+    changed, and give what every line gives; folding again forgets the
+    changes."""
+    name, env, var = database
+    accounts = [a for a, in town.rows(
+            name, 'SELECT id FROM rkc_account ORDER BY id')]
+    assert town.rkc(name, 'fold-open-items', env=env).returncode == 0
+    assert town.rows(name, 'SELECT count(*) FROM rkc_ledger_open_items '
+        'WHERE account = ANY(%s)', accounts)[0][0] == len(accounts)
+    assert town.rows(
+        name, 'SELECT count(*) FROM rkc_ledger_open_items_change')[0][0] == 0
+    owing = list(debts(name).items())
+    oldest_month = town.rows(name, 'SELECT min(period) FROM rkc_ledger_line '
+        "WHERE kind = 'charge'")[0][0]
+    path = registry_file(var, 'after-fold.txt', [
+            payment(1, owing[0][0], owing[0][1][1]),
+            payment(2, owing[1][0], '10.00', period=oldest_month),
+            payment(3, owing[2][0], owing[2][1][1] + Decimal('50.00'))])
+    assert import_file(name, env, path).returncode == 0
+    corrected = owing[3][1][0]
+
+    def cancel_and_correct(pool):
+        Payment = pool.get('rkc.payment')
+        Line = pool.get('rkc.ledger.line')
+        Payment.cancel(Payment.search([('operation_id', '=', '2')]))
+        charge, = Line.search([('account', '=', corrected),
+                ('period', '=', oldest_month), ('kind', '=', 'charge')],
+            limit=1)
+        Line.create([{'account': corrected, 'centre': charge.centre.id,
+                    'service': charge.service.id, 'period': oldest_month,
+                    'date': charge.date, 'kind': 'recalculation',
+                    'amount': Decimal('-1000000.00'),
+                    'origin': str(charge.origin), 'part': 9}])
+        return charge.service.id
+    service = in_tryton(name, cancel_and_correct)
+    changed = town.rows(name, 'SELECT account, min(period) FROM '
+        'rkc_ledger_open_items_change GROUP BY account ORDER BY account')
+    assert (owing[1][1][0], oldest_month) in changed
+    assert (corrected, oldest_month) in changed
+    whole, read = in_tryton(name, whole_and_folded, accounts)
+    assert read == whole
+    # The correction made an advance of the oldest month: not an open item.
+    assert not [row for row in read
+        if row[:3] == (corrected, oldest_month, service)]
+
+    in_tryton(name, lambda pool: pool.get(
+            'rkc.ledger.open_items').fold_changed(batch=7))
+    assert town.rows(
+        name, 'SELECT count(*) FROM rkc_ledger_open_items_change')[0][0] == 0
+    assert in_tryton(name, whole_and_folded, accounts)[1] == whole
+
+
+def test_a_change_committed_during_a_fold_is_kept(database):
+    """A line and its change written by a transaction that commits after
+    the fold began are not folded, and their change stays to be read."""
+    name, env, var = database
+    account = next(iter(debts(name).values()))[0]
+    latest_charged = """SELECT sum(amount) FROM rkc_ledger_line
+        WHERE account = %s AND kind = 'charge' AND period = (
+            SELECT max(period) FROM rkc_ledger_line WHERE account = %s)"""
+    charged, = town.rows(name, latest_charged, account, account)[0]
+    with town.connect(name) as concurrent:
+        concurrent.execute("""
+            INSERT INTO rkc_ledger_line (account, centre, service, period,
+                date, kind, amount, origin, part, create_uid, create_date)
+            SELECT account, centre, service, period, date, 'charge', 25,
+                'rkc.billing.run,-1', 0, 1, now()
+            FROM rkc_ledger_line WHERE account = %s AND kind = 'charge'
+            ORDER BY period DESC LIMIT 1""", (account,))
+        concurrent.execute("""
+            INSERT INTO rkc_ledger_open_items_change (account, period,
+                create_uid, create_date)
+            SELECT account, period, 1, now() FROM rkc_ledger_line
+            WHERE origin = 'rkc.billing.run,-1'""")
+        in_tryton(name, lambda pool: pool.get(
+                'rkc.ledger.open_items').fold_changed())
+        concurrent.commit()
+    assert town.rows(name, 'SELECT count(*) FROM '
+        'rkc_ledger_open_items_change WHERE account = %s', account)[0][0] == 1
+    whole, read = in_tryton(name, whole_and_folded, [account])
+    assert read == whole
+    latest = max(row[1] for row in read if row[5] is not None)
+    assert sum(Decimal(row[5]) for row in read
+        if row[1] == latest) == charged + 25

@@ -6,7 +6,7 @@ the payments into about five subledger lines each, then formatting those
 for COPY, took as much again. On two cores the allocation runs here, in a
 second process, while the import writes the next batch; it reads nothing
 (:mod:`rkc.engine.payment_lines`) and answers each batch with its lines
-as COPY text.
+as COPY text and the earliest period they change of each account.
 
 The import reads a batch's sums before the lines of the batch allocated
 just before it are written; this process keeps those lines and counts
@@ -16,6 +16,7 @@ import multiprocessing
 import operator
 
 from rkc.copy_text import copy_text
+from rkc.engine.open_items import earliest_periods
 from rkc.engine.payment_lines import subledger_rows, unwritten_sums
 
 STOP = None
@@ -55,8 +56,9 @@ class AllocationProcess:
         self._submitted = True
 
     def result(self):
-        """The COPY text of the batch submitted; what the allocation raised
-        is raised here."""
+        """The COPY text of the lines of the batch submitted and their
+        earliest period by account; what the allocation raised is raised
+        here."""
         if not self._submitted:
             raise RuntimeError('no batch is submitted')
         self._submitted = False
@@ -103,7 +105,8 @@ def _serve(connection, regulations, columns, user):
             sums.rows.extend(unwritten_sums(
                     unwritten, {p.account for p in payments}))
             unwritten = subledger_rows(payments, sums, regulations, moves)
-            answer = copy_text((*values(row), user) for row in unwritten)
+            answer = (copy_text((*values(row), user) for row in unwritten),
+                earliest_periods(unwritten))
         except Exception as error:  # handed over to the import
             # The batch writes nothing; the one before is written by now.
             unwritten = []

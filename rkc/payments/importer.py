@@ -300,10 +300,10 @@ def _credit_beside_allocation(
             # The process allocates this batch while the last one's lines
             # are copied and the next batch is written.
             if allocating:
-                Line.copy_text(cursor, lines)
+                Line.copy_text(cursor, *lines)
             allocating = True
         if allocating:
-            Line.copy_text(cursor, process.result())
+            Line.copy_text(cursor, *process.result())
 
 
 def _write_batch(agent, import_id, batch, result, moves):
