@@ -6,8 +6,9 @@
 The billing bench's town of ``--accounts`` accounts with last month billed
 (kept as ``bench_payments_<accounts>``; with ``--history-months M``, M
 earlier months of the same charges, each paid in full, are added to a copy
-kept as ``bench_payments_<accounts>_h<M>``: an account's history, which
-the allocation reads) gets, per scale, a fresh copy and
+kept as ``bench_payments_<accounts>_h<M>``: an account's history, folded
+into its open items by the nightly job before the last month was billed)
+gets, per scale, a fresh copy and
 one Sberbank-style registry of N payment lines, one per account in turn as
 a day's registry has them (a second payment of an account is an advance);
 ``rkc import-registry`` imports it (one streaming pass, payments,
@@ -48,6 +49,11 @@ HISTORY = """INSERT INTO rkc_ledger_line (account, centre, service, period,
             AS period) earlier,
         (VALUES ('charge'), ('payment')) k(kind)
     WHERE l.kind = 'charge'"""
+# The changes a billing run records: each account's lines of the month.
+BILLED_CHANGES = """INSERT INTO rkc_ledger_open_items_change
+        (account, period, create_uid, create_date)
+    SELECT account, max(period), 1, now() FROM rkc_ledger_line
+    WHERE kind = 'charge' GROUP BY account"""
 AGENT = """INSERT INTO rkc_payment_agent (name, code, account, active)
     SELECT 'Bench bank', 'BENCH', id, true FROM account_account
     WHERE code = '57'"""
@@ -100,6 +106,10 @@ def with_history(template, months, env):
     town.execute(building, (HISTORY, (months,)))
     with town.connect(building, autocommit=True) as connection:
         connection.execute('VACUUM ANALYZE rkc_ledger_line')
+    # As the nightly fold left it before the last month was billed: the
+    # open items folded, then the billing's change of the month recorded.
+    town.rkc(building, 'fold-open-items', env=env)
+    town.execute(building, (BILLED_CHANGES, ()))
     # Kept under its name only once complete.
     town.rename(building, name)
     return name
