@@ -226,13 +226,14 @@ def _line_sums(account_ids, start):
                 window=Window([sums.account])).as_('latest'))
         # The sums as text: a registry import sends them to its allocation
         # process, and text pickles twenty times faster than Decimal
-        # (build_ledgers reads either).
+        # (build_ledgers reads either). Ordered as open_rows orders them.
         cursor.execute(*latest.select(
                 latest.account, latest.period, latest.service,
                 Cast(latest.principal, 'TEXT'), Cast(latest.penalty, 'TEXT'),
                 Cast(latest.charged, 'TEXT'),
                 where=(latest.principal > 0) | (latest.penalty > 0)
-                | (latest.period == latest.latest)))
+                | (latest.period == latest.latest),
+                order_by=[latest.account, latest.period, latest.service]))
         rows.extend(cursor)
     return rows
 

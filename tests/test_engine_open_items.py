@@ -125,3 +125,10 @@ def test_folds_and_changes_read_as_the_whole_history(before, after, second):
     folds = folded(before + after)
     everything = before + after + second
     assert read(folds, everything, second) == whole(everything)
+
+
+def test_a_change_recorded_before_in_the_transaction_is_not_again():
+    recorded = {7: MAY}
+    assert open_items.unrecorded({7: JUNE, 8: JUNE}, recorded) == {8: JUNE}
+    assert open_items.unrecorded({7: APRIL, 8: JUNE}, recorded) == {7: APRIL}
+    assert recorded == {7: APRIL, 8: JUNE}

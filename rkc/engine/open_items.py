@@ -42,20 +42,27 @@ def open_rows(rows):
 def merge(folds, read, since):
     """The open items of the accounts, by account, period and service, from
     their ``folds`` ({account: rows}) and the sum rows ``read`` from their
-    lines, of the periods from ``since`` ({account: period}, None for all
-    of them) on; a fold holds for an account that is not in ``since``."""
+    lines (open rows by account, period and service) of the periods from
+    ``since`` ({account: period}, None for all of them) on; a fold holds
+    for an account that is not in ``since``."""
     by_account = defaultdict(list)
-    for account, rows in folds.items():
-        if account not in since:
-            by_account[account] = rows
-            continue
-        start = since[account]
-        if start is not None:
-            by_account[account] = [r for r in rows if r[1] < start]
     for row in read:
-        by_account[row[0]].append((row[0], _date(row[1]), *row[2:]))
-    return [row for account in sorted(by_account)
-        for row in open_rows(by_account[account])]
+        by_account[row[0]].append(row)
+    result = []
+    for account in sorted(by_account.keys() | folds.keys()):
+        if account not in since:
+            result.extend(folds[account])
+            continue
+        rows = by_account.get(account, [])
+        start = since[account]
+        if start is not None and account in folds:
+            # The only rows to add up again: most accounts were read whole
+            # or not at all, as the database filtered and ordered them.
+            rows = open_rows(
+                [r for r in folds[account] if r[1] < start]
+                + [(a, _date(p), *rest) for a, p, *rest in rows])
+        result.extend(rows)
+    return result
 
 
 def to_read(account_ids, folded, changes):
@@ -87,9 +94,20 @@ def earliest_periods(rows):
     return earliest
 
 
+def unrecorded(earliest, recorded):
+    """The changes among ``earliest`` ({account: period}) that the changes
+    ``recorded`` before (the same) do not hold already; ``recorded`` takes
+    them in. The earliest period is all a change says: a registry's later
+    batches of an account record nothing more."""
+    new = {account: period for account, period in earliest.items()
+        if account not in recorded or period < recorded[account]}
+    recorded.update(new)
+    return new
+
+
 def dump(rows):
     "One account's open items as the text a fold keeps."
-    return json.dumps([[r[1].isoformat(), *r[2:]] for r in rows],
+    return json.dumps([[_date(r[1]).isoformat(), *r[2:]] for r in rows],
         separators=(',', ':'))
 
 

@@ -284,10 +284,16 @@ def _credit_beside_allocation(
     from trytond.pool import Pool
     from trytond.transaction import Transaction
 
+    from rkc.engine.open_items import unrecorded
     from rkc.payments.allocator import AllocationProcess
     Line = Pool().get('rkc.ledger.line')
     transaction = Transaction()
     cursor = transaction.connection.cursor()
+    recorded = {}
+
+    def copy(lines):
+        text, earliest = lines
+        Line.copy_text(cursor, text, unrecorded(earliest, recorded))
     with AllocationProcess(
             regulations, Line.copied_columns(), transaction.user) as process:
         allocating = False
@@ -300,10 +306,10 @@ def _credit_beside_allocation(
             # The process allocates this batch while the last one's lines
             # are copied and the next batch is written.
             if allocating:
-                Line.copy_text(cursor, *lines)
+                copy(lines)
             allocating = True
         if allocating:
-            Line.copy_text(cursor, *process.result())
+            copy(process.result())
 
 
 def _write_batch(agent, import_id, batch, result, moves):
