@@ -115,8 +115,12 @@ class LedgerLine(
             ('line_unique', Unique(t, *(getattr(t, c) for c in CONFLICT)),
                 'rkc_utilities.msg_ledger_line_unique'),
             ]
+        # An account's lines are found through the unique key, which leads
+        # with the account; a second index led by it (on the account and the
+        # date) took a third of a payment line's insert on 35 months of
+        # history, each account's entries on a page of their own, and no
+        # query read faster for it.
         cls._sql_indexes.update({
-                Index(t, (t.account, Index.Range()), (t.date, Index.Range())),
                 Index(t, (t.origin, Index.Equality()),
                     (t.centre, Index.Equality())),
                 Index(t, (t.period, Index.Range()),
