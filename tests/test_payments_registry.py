@@ -696,3 +696,31 @@ def test_a_change_committed_during_a_fold_is_kept(database):
     latest = max(row[1] for row in read if row[5] is not None)
     assert sum(Decimal(row[5]) for row in read
         if row[1] == latest) == charged + 25
+
+
+def test_open_items_refuse_a_second_fold_or_a_change_without_period(
+        database):
+    """An account has one fold, and a change names its period: each wrong
+    record is refused with its own message (the desk is in Russian), and
+    nothing of it is kept."""
+    from trytond.model.modelsql import SQLConstraintError
+    from trytond.model.modelstorage import RequiredValidationError
+    name, env, var = database
+    account = town.rows(name, 'SELECT min(id) FROM rkc_account')[0][0]
+
+    def twice(pool):
+        pool.get('rkc.ledger.open_items').create(
+            [{'account': account, 'items': '[]'}] * 2)
+    with pytest.raises(SQLConstraintError,
+            match='У лицевого счёта одна запись открытых позиций'):
+        in_tryton(name, twice)
+
+    def without_period(pool):
+        pool.get('rkc.ledger.open_items.change').create(
+            [{'account': account}])
+    with pytest.raises(RequiredValidationError, match='Период'):
+        in_tryton(name, without_period)
+    assert town.rows(name, 'SELECT (SELECT count(*) FROM '
+        'rkc_ledger_open_items WHERE account = %s), (SELECT count(*) FROM '
+        'rkc_ledger_open_items_change WHERE period IS NULL)',
+        account)[0] == (0, 0)
