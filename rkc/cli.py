@@ -117,6 +117,11 @@ def build_parser():
         "(what the nightly cron does; once after an upgrade)")
     p.set_defaults(func=_tryton('fold_open_items'))
 
+    p = sub.add_parser('partition-subledger',
+        help="give the months of the subledger's default partition their "
+        "own partitions (PostgreSQL; after lines were loaded by hand)")
+    p.set_defaults(func=_tryton('partition_subledger'))
+
     p = sub.add_parser('print-receipts',
         help="print a month's receipts into PDF files, by building")
     p.add_argument('--period', required=True, type=_period,

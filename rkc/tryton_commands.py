@@ -115,6 +115,19 @@ def _fold_open_items():
     Pool().get('rkc.ledger.open_items').fold_changed()
 
 
+def partition_subledger(args):
+    "Split the subledger's default partition by month."
+    _, name = _prepare(args)
+    months = tryton_job.transaction(_split_default_partition, database=name)
+    print(f'subledger of "{name}": {len(months)} months given a partition'
+        + ''.join(f' {month:%Y-%m}' for month in months))
+
+
+def _split_default_partition():
+    from trytond.pool import Pool
+    return Pool().get('rkc.ledger.line').split_default_partition()
+
+
 def read_meters(args):
     "Poll the meters of the scope now (rkc.metering.jobs)."
     from rkc.metering import jobs

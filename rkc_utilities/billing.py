@@ -240,7 +240,8 @@ class BillingRun(JobFailureMixin, Workflow, ModelSQL, ModelView):
         if phase == 'preview':
             cls.write([run], {'state': 'previewed'})
             return
-        pool.get('rkc.ledger.line').refresh_statistics()
+        pool.get('rkc.ledger.line').refresh_statistics(
+            run.period.start_date)
         cls.write([run], {'state': 'invoicing'})
         queue_call_after_commit([run], 'invoice_organisations')
 

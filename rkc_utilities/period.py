@@ -76,6 +76,15 @@ class Period(Workflow, ModelSQL, ModelView):
         return values
 
     @classmethod
+    def on_modification(cls, mode, periods, field_names=None):
+        super().on_modification(mode, periods, field_names=field_names)
+        # A month's lines go to a partition of its own from its opening.
+        if mode == 'create' or (
+                mode == 'write' and 'start_date' in field_names):
+            Pool().get('rkc.ledger.line').add_partitions(
+                [p.start_date for p in periods])
+
+    @classmethod
     def get_or_create(cls, month):
         "The period of the month that contains ``month``."
         start = month.replace(day=1)

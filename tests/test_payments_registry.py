@@ -724,3 +724,42 @@ def test_open_items_refuse_a_second_fold_or_a_change_without_period(
         'rkc_ledger_open_items WHERE account = %s), (SELECT count(*) FROM '
         'rkc_ledger_open_items_change WHERE period IS NULL)',
         account)[0] == (0, 0)
+
+
+def test_a_month_opened_takes_its_lines_out_of_the_default_partition(
+        database):
+    """A line of a month with no period opened waits in the subledger's
+    default partition; opening the period moves it into the month's own,
+    and the subledger reads the same before and after."""
+    name, env, var = database
+    month = dt.date(2027, 3, 1)
+    partition = f'rkc_ledger_line_y{month:%Y}m{month:%m}'
+    everything = ('SELECT tableoid::regclass::text, id, account, period, '
+        'amount, origin FROM rkc_ledger_line ORDER BY id')
+
+    def post_in_march(pool):
+        Line = pool.get('rkc.ledger.line')
+        line, = Line.search([('kind', '=', 'charge')], limit=1)
+        return Line.insert_rows([{
+                    'account': line.account.id, 'centre': line.centre.id,
+                    'service': line.service.id, 'period': month,
+                    'date': month, 'kind': 'charge',
+                    'amount': Decimal('12.34'), 'volume': None,
+                    'tariff': None, 'excess': None, 'method': None,
+                    'basis': None, 'origin': str(line.origin), 'part': 0,
+                    'move': None}])
+    assert in_tryton(name, post_in_march) == 1
+    before = town.rows(name, everything)
+    assert [row[0] for row in before if row[3] == month] == [
+        'rkc_ledger_line_default']
+
+    in_tryton(name, lambda pool: pool.get('rkc.period').get_or_create(
+            month.replace(day=20)))
+
+    after = town.rows(name, everything)
+    assert [row[1:] for row in after] == [row[1:] for row in before]
+    assert [row[0] for row in after if row[3] == month] == [partition]
+    assert town.rows(name,
+        'SELECT count(*) FROM rkc_ledger_line_default') == [(0,)]
+    split = town.rkc(name, 'partition-subledger', env=env)
+    assert '0 months given a partition' in split.stdout
