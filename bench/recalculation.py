@@ -141,6 +141,9 @@ def main():
             tryton_job.configure(str(var / 'trytond.conf'))
             configured = True
         building, count, billed = add_history(name, args.months)
+        # Each month in its partition, as opening its period would have
+        # put it.
+        town.rkc(name, 'partition-subledger', env=env)
         results = measure(name, building, args.months, billed)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f'{accounts} accounts, building of {count} accounts, '
