@@ -2,6 +2,9 @@
 insert its upkeep, so none may be one that another index serves, and the
 references to reference data are checked once per statement, not per
 row."""
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from psycopg import errors
@@ -246,3 +249,29 @@ def test_an_insert_locks_the_rows_it_refers_to(database):
         other.execute('SELECT id FROM rkc_service WHERE id = %s '
             'FOR UPDATE NOWAIT', (first,))
         other.rollback()
+
+
+def test_the_subledger_is_partitioned_and_its_indexes_rebuilt(
+        database, tmp_path):
+    """The subledger is partitioned by period, each partition with the
+    table's indexes; trytond-admin --indexes, which builds indexes
+    concurrently, a thing PostgreSQL refuses on a partitioned table,
+    builds a dropped one again."""
+    assert town.rows(database, "SELECT relkind FROM pg_class "
+        "WHERE relname = 'rkc_ledger_line'") == [('p',)]
+    dropped, = [name for name in btree_indexes(database, 'rkc_ledger_line')
+        if name.startswith('idx_')][:1]
+    indexes = btree_indexes(database, 'rkc_ledger_line')
+    town.execute(database, (f'DROP INDEX "{dropped}"', ()))
+    env = dict(town.environment(tmp_path), TRYTOND_DATABASE__URI=town.PG_URI)
+    admin = subprocess.run(
+        [str(Path(sys.executable).parent / 'trytond-admin'), '-d', database,
+            '--indexes'], env=env, capture_output=True, text=True)
+    assert admin.returncode == 0, admin.stderr
+    assert btree_indexes(database, 'rkc_ledger_line') == indexes
+    partitions = town.rows(database, "SELECT c.relname FROM pg_inherits i "
+        "JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = 'rkc_ledger_line'::regclass")
+    assert ('rkc_ledger_line_default',) in partitions
+    for partition, in partitions:
+        assert len(btree_indexes(database, partition)) == len(indexes)
