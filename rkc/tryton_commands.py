@@ -119,8 +119,8 @@ def partition_subledger(args):
     "Split the subledger's default partition by month."
     _, name = _prepare(args)
     months = tryton_job.transaction(_split_default_partition, database=name)
-    print(f'subledger of "{name}": {len(months)} months given a partition'
-        + ''.join(f' {month:%Y-%m}' for month in months))
+    print(f'subledger of "{name}": months given a partition: '
+        + (', '.join(f'{month:%Y-%m}' for month in months) or 'none'))
 
 
 def _split_default_partition():

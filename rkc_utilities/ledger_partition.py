@@ -12,6 +12,7 @@ hand) go to the default partition until the month gets its table, which
 then takes them out of the default."""
 import datetime as dt
 
+from psycopg.errors import LockNotAvailable
 from psycopg.sql import SQL, Identifier, Literal
 
 from rkc.engine.dated import add_months
@@ -33,9 +34,10 @@ def partition(cursor, table, key, months=()):
     """Make ``table`` partitioned by range of the date column ``key``,
     with its default partition and a partition for each of ``months``.
     A table already there, not partitioned, is converted: its rows are
-    copied into the partitions of their months, ids and identity kept.
-    Tryton then adds the other columns and the indexes to the empty shape
-    made here, as it does to a table it creates."""
+    copied into the partitions of their months with their ids, and the
+    identity goes on from where the old one was. Tryton then adds the
+    other columns and the indexes to the empty shape made here, as it does
+    to a table it creates."""
     if is_partitioned(cursor, table):
         return
     cursor.execute('SELECT to_regclass(%s) IS NOT NULL', (table,))
@@ -79,6 +81,10 @@ def partition(cursor, table, key, months=()):
         cursor.execute(SQL('ALTER TABLE {table} ADD COLUMN {column} '
                 + data_type).format(
                 table=Identifier(table), column=Identifier(column)))
+    # Ids handed out and not kept (a file undone, say) are not reused.
+    cursor.execute(SQL('SELECT nextval({sequence})').format(
+            sequence=Literal(f'{old}_id_seq')))
+    next_id, = cursor.fetchone()
     names = SQL(', ').join(
         map(Identifier, ['id', key] + [c for c, _ in columns]))
     cursor.execute(SQL(
@@ -87,15 +93,45 @@ def partition(cursor, table, key, months=()):
             table=Identifier(table), names=names, old=Identifier(old)))
     cursor.execute(SQL(
             "SELECT setval(pg_get_serial_sequence({table}, 'id'), "
-            'coalesce(max(id), 0) + 1, false) FROM {name}').format(
-            table=Literal(table), name=Identifier(table)))
+            'greatest(%s, coalesce(max(id), 0) + 1), false) '
+            'FROM {name}').format(
+            table=Literal(table), name=Identifier(table)), (next_id,))
+    # Autovacuum analyzes the partitions, never the partitioned table.
+    cursor.execute(SQL('ANALYZE {table}').format(table=Identifier(table)))
 
 
-def add_months_of(cursor, table, key, months):
+def add_months_of(cursor, table, key, months, lock_timeout=None):
     """Give each of ``months`` (dates in the month) its partition of the
     partitioned ``table``, unless it has one; the default partition's
-    lines of the month move into it."""
+    lines of the month move into it. Attaching a partition locks the
+    default one, and every read of the table that cannot leave the default
+    out queues behind that lock: with ``lock_timeout`` (e.g. '5s') the
+    months are left, and False returned, when the lock is not had by
+    then. Their lines wait in the default partition, still read as the
+    others; split_default moves them later."""
     default = Identifier(DEFAULT.format(table=table))
+    cursor.execute('SAVEPOINT add_months_of')
+    if lock_timeout:
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        previous, = cursor.fetchone()
+        cursor.execute(
+            "SELECT set_config('lock_timeout', %s, true)", (lock_timeout,))
+    try:
+        # Taken first, the lock makes creators of one month wait for
+        # each other; then the month's table exists or not for good.
+        cursor.execute(SQL('LOCK TABLE {default} IN ACCESS EXCLUSIVE MODE')
+            .format(default=default))
+    except LockNotAvailable:
+        cursor.execute('ROLLBACK TO SAVEPOINT add_months_of')
+        return False
+    finally:
+        if lock_timeout:
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, true)", (previous,))
+    cursor.execute(
+        'SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) '
+        'AND attnum > 0 AND NOT attisdropped ORDER BY attnum', (table,))
+    names = SQL(', ').join(Identifier(name) for name, in cursor.fetchall())
     for month in sorted({m.replace(day=1) for m in months}):
         name = MONTH.format(table=table, month=month)
         cursor.execute('SELECT to_regclass(%s) IS NOT NULL', (name,))
@@ -109,12 +145,15 @@ def add_months_of(cursor, table, key, months):
         cursor.execute(SQL(
                 'CREATE TABLE {name} (LIKE {table} INCLUDING CONSTRAINTS); '
                 'WITH moved AS (DELETE FROM {default} WHERE {bounds} '
-                'RETURNING *) INSERT INTO {name} SELECT * FROM moved; '
+                'RETURNING {names}) '
+                'INSERT INTO {name} ({names}) SELECT {names} FROM moved; '
                 'ALTER TABLE {table} ATTACH PARTITION {name} '
                 'FOR VALUES FROM ({start}) TO ({end})').format(
                 name=Identifier(name), table=Identifier(table),
-                default=default, bounds=bounds, start=Literal(month),
-                end=Literal(add_months(month, 1))))
+                default=default, bounds=bounds, names=names,
+                start=Literal(month), end=Literal(add_months(month, 1))))
+    cursor.execute('RELEASE SAVEPOINT add_months_of')
+    return True
 
 
 def split_default(cursor, table, key):
@@ -125,7 +164,10 @@ def split_default(cursor, table, key):
             'FROM {default}').format(key=Identifier(key),
             default=Identifier(DEFAULT.format(table=table))))
     months = sorted(month for month, in cursor)
-    add_months_of(cursor, table, key, months)
+    if months:
+        add_months_of(cursor, table, key, months)
+        cursor.execute(
+            SQL('ANALYZE {table}').format(table=Identifier(table)))
     return months
 
 

@@ -81,7 +81,7 @@ class Period(Workflow, ModelSQL, ModelView):
         # A month's lines go to a partition of its own from its opening.
         if mode == 'create' or (
                 mode == 'write' and 'start_date' in field_names):
-            Pool().get('rkc.ledger.line').add_partitions(
+            Pool().get('rkc.ledger.line').open_months(
                 [p.start_date for p in periods])
 
     @classmethod
@@ -120,6 +120,9 @@ class Period(Workflow, ModelSQL, ModelView):
         Turnover = pool.get('rkc.turnover')
         for period in sorted(periods, key=lambda p: p.start_date):
             Turnover.materialize(period)
+        # Once a month, statistics of the whole subledger for the reads
+        # across its months.
+        pool.get('rkc.ledger.line').refresh_statistics()
 
     @classmethod
     def check_modification(cls, mode, periods, values=None, external=False):

@@ -761,5 +761,40 @@ def test_a_month_opened_takes_its_lines_out_of_the_default_partition(
     assert [row[0] for row in after if row[3] == month] == [partition]
     assert town.rows(name,
         'SELECT count(*) FROM rkc_ledger_line_default') == [(0,)]
+    # The next two months are made ahead, for the advances paid to them.
+    assert town.rows(name, "SELECT to_regclass('rkc_ledger_line_y2027m05') "
+        "IS NOT NULL, to_regclass('rkc_ledger_line_y2027m06') IS NULL") == [
+        (True, True)]
     split = town.rkc(name, 'partition-subledger', env=env)
-    assert '0 months given a partition' in split.stdout
+    assert 'months given a partition: none' in split.stdout
+
+
+def test_a_period_opens_while_the_default_partition_is_read(
+        database, caplog):
+    """A long read of the default partition does not hold up opening a
+    period: after the lock timeout the period is opened without its
+    partitions, with a warning, its month's lines read as before, and
+    rkc partition-subledger gives them their partition afterwards."""
+    name, env, var = database
+    month = dt.date(2027, 8, 1)
+    with town.connect(name) as reader:
+        reader.execute('SELECT count(*) FROM rkc_ledger_line_default')
+        in_tryton(name, lambda pool: pool.get('rkc.period').get_or_create(
+                month))
+    assert 'subledger partitions of 2027-08, 2027-09, 2027-10 not made' \
+        in caplog.text
+    assert town.rows(name, "SELECT count(*) FROM rkc_period "
+        "WHERE start_date = %s", month) == [(1,)]
+    assert town.rows(name, "SELECT to_regclass('rkc_ledger_line_y2027m08') "
+        'IS NULL') == [(True,)]
+    town.execute(name, ("INSERT INTO rkc_ledger_line (account, centre, "
+        'service, period, date, kind, amount, origin, part) SELECT account, '
+        "centre, service, %s, %s, kind, amount, origin, part "
+        'FROM rkc_ledger_line ORDER BY id LIMIT 1', (month, month)))
+
+    split = town.rkc(name, 'partition-subledger', env=env)
+
+    assert 'months given a partition: 2027-08\n' in split.stdout
+    assert town.rows(name, 'SELECT tableoid::regclass::text, count(*) '
+        'FROM rkc_ledger_line WHERE period = %s GROUP BY 1', month) == [
+        ('rkc_ledger_line_y2027m08', 1)]
