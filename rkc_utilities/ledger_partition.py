@@ -110,6 +110,9 @@ def add_months_of(cursor, table, key, months, lock_timeout=None):
     then. Their lines wait in the default partition, still read as the
     others; split_default moves them later."""
     default = Identifier(DEFAULT.format(table=table))
+    months = sorted({m.replace(day=1) for m in months})
+    if not _without_partition(cursor, table, months):
+        return True
     cursor.execute('SAVEPOINT add_months_of')
     if lock_timeout:
         cursor.execute("SELECT current_setting('lock_timeout')")
@@ -132,11 +135,8 @@ def add_months_of(cursor, table, key, months, lock_timeout=None):
         'SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) '
         'AND attnum > 0 AND NOT attisdropped ORDER BY attnum', (table,))
     names = SQL(', ').join(Identifier(name) for name, in cursor.fetchall())
-    for month in sorted({m.replace(day=1) for m in months}):
+    for month in _without_partition(cursor, table, months):
         name = MONTH.format(table=table, month=month)
-        cursor.execute('SELECT to_regclass(%s) IS NOT NULL', (name,))
-        if cursor.fetchone()[0]:
-            continue
         bounds = SQL('{key} >= {start} AND {key} < {end}').format(
             key=Identifier(key), start=Literal(month),
             end=Literal(add_months(month, 1)))
@@ -154,6 +154,15 @@ def add_months_of(cursor, table, key, months, lock_timeout=None):
                 start=Literal(month), end=Literal(add_months(month, 1))))
     cursor.execute('RELEASE SAVEPOINT add_months_of')
     return True
+
+
+def _without_partition(cursor, table, months):
+    "The months of ``months`` (first days) that have no partition yet."
+    names = [MONTH.format(table=table, month=m) for m in months]
+    cursor.execute('SELECT to_regclass(name) IS NULL FROM unnest(%s::text[]) '
+        'WITH ORDINALITY AS n(name, i) ORDER BY i', (names,))
+    return [m for m, (missing,) in zip(months, cursor.fetchall(),
+            strict=True) if missing]
 
 
 def split_default(cursor, table, key):

@@ -129,3 +129,9 @@ def test_a_month_is_left_while_the_default_stays_locked(cursor):
         [dt.date(2027, 2, 1)], lock_timeout='200ms') is True
     assert ledger_partition.month_partitions(cursor, 'line') == [
         dt.date(2027, 2, 1)]
+    cursor.connection.commit()
+    # A month that has its partition asks for no lock.
+    with psycopg.connect(cursor.connection.info.dsn) as reader:
+        reader.execute('SELECT count(*) FROM line_default')
+        assert ledger_partition.add_months_of(cursor, 'line', 'period',
+            [dt.date(2027, 2, 10)], lock_timeout='200ms') is True
