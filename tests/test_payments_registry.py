@@ -798,3 +798,55 @@ def test_a_period_opens_while_the_default_partition_is_read(
     assert town.rows(name, 'SELECT tableoid::regclass::text, count(*) '
         'FROM rkc_ledger_line WHERE period = %s GROUP BY 1', month) == [
         ('rkc_ledger_line_y2027m08', 1)]
+
+
+# The subledger as databases made before it was partitioned have it: a
+# plain table with its lines and ids, the sequence past a line undone.
+UNPARTITIONED = [
+    'CREATE TABLE plain (LIKE rkc_ledger_line INCLUDING IDENTITY '
+    'INCLUDING DEFAULTS)',
+    'INSERT INTO plain SELECT * FROM rkc_ledger_line',
+    'DROP TABLE rkc_ledger_line',
+    'ALTER TABLE plain RENAME TO rkc_ledger_line',
+    'ALTER SEQUENCE plain_id_seq RENAME TO rkc_ledger_line_id_seq',
+    'ALTER TABLE rkc_ledger_line ADD CONSTRAINT rkc_ledger_line_pkey '
+    'PRIMARY KEY (id)',
+    "SELECT setval('rkc_ledger_line_id_seq', max(id) + 7) "
+    'FROM rkc_ledger_line',
+    ]
+
+
+def test_an_unpartitioned_subledger_is_partitioned_on_update(database):
+    """Updating a database whose subledger is a plain table partitions it:
+    every line kept with its id, in its month's partition, the ids going
+    on past the old sequence, the table's keys, indexes and triggers back;
+    a registry imported afterwards is credited and posted."""
+    name, env, var = database
+    everything = ('SELECT id, account, service, period, date, kind, amount, '
+        'origin, part, move FROM rkc_ledger_line ORDER BY id')
+    town.execute(name, *[(statement, ()) for statement in UNPARTITIONED])
+    before = town.rows(name, everything)
+    last_id = before[-1][0]
+    assert town.rows(name, "SELECT relkind FROM pg_class "
+        "WHERE relname = 'rkc_ledger_line'") == [('r',)]
+
+    updated = town.rkc(name, 'db', 'update', env=env, check=False)
+
+    assert updated.returncode == 0, updated.stderr
+    assert town.rows(name, everything) == before
+    assert town.rows(name, "SELECT relkind FROM pg_class "
+        "WHERE relname = 'rkc_ledger_line'") == [('p',)]
+    assert town.rows(name, 'SELECT count(*) FROM rkc_ledger_line_default'
+        ) == [(0,)]
+    assert town.rows(name, "SELECT count(*) FROM pg_trigger WHERE tgrelid "
+        "= 'rkc_ledger_line'::regclass AND NOT tgisinternal") == [(2,)]
+    owing = debts(name)
+    number, (account, debt) = next(iter(owing.items()))
+    done = import_file(name, env, registry_file(
+            var, 'after_update.txt', [payment(1, number, debt)]))
+    assert 'credited 1' in done.stdout, done.stdout + done.stderr
+    assert balance(name, account) == 0
+    new_ids = town.rows(name, 'SELECT min(id) FROM rkc_ledger_line '
+        'WHERE id > %s', last_id)
+    assert new_ids == [(last_id + 8,)]
+    assert_subledger_equals_gl(name)
