@@ -231,13 +231,8 @@ class LedgerLine(
         if backend.name != 'postgresql':
             return
         cursor = Transaction().connection.cursor()
-        name = cls._table
-        if month:
-            name = ledger_partition.MONTH.format(
-                table=cls._table, month=month.replace(day=1))
-            cursor.execute('SELECT to_regclass(%s) IS NOT NULL', (name,))
-            if not cursor.fetchone()[0]:
-                name = ledger_partition.DEFAULT.format(table=cls._table)
+        name = (ledger_partition.month_table(cursor, cls._table, month)
+            if month else cls._table)
         cursor.execute(f'ANALYZE "{name}"')
 
     @classmethod

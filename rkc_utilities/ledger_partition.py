@@ -10,7 +10,6 @@ wrote a page of an index of the whole subledger for each account. Lines of
 a month without its table (a period not opened yet, history loaded by
 hand) go to the default partition until the month gets its table, which
 then takes them out of the default."""
-import datetime as dt
 
 from psycopg.errors import LockNotAvailable
 from psycopg.sql import SQL, Identifier, Literal
@@ -165,6 +164,14 @@ def _without_partition(cursor, table, months):
             strict=True) if missing]
 
 
+def month_table(cursor, table, month):
+    "The partition that holds ``month``'s lines: its own, else the default."
+    month = month.replace(day=1)
+    if _without_partition(cursor, table, [month]):
+        return DEFAULT.format(table=table)
+    return MONTH.format(table=table, month=month)
+
+
 def split_default(cursor, table, key):
     """Give the months of the lines in the default partition their own
     partitions; the months split."""
@@ -178,15 +185,3 @@ def split_default(cursor, table, key):
         cursor.execute(
             SQL('ANALYZE {table}').format(table=Identifier(table)))
     return months
-
-
-def month_partitions(cursor, table):
-    "The months that have a partition of ``table``."
-    cursor.execute(
-        'SELECT c.relname FROM pg_inherits i '
-        'JOIN pg_class c ON c.oid = i.inhrelid '
-        'WHERE i.inhparent = to_regclass(%s)', (table,))
-    prefix = f'{table}_y'
-    return sorted(
-        dt.datetime.strptime(name[len(prefix):], '%Ym%m').date()
-        for name, in cursor if name.startswith(prefix))

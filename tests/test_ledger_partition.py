@@ -45,6 +45,18 @@ def lines(cursor):
     return cursor.fetchall()
 
 
+def month_partitions(cursor, table):
+    "The months that have a partition of ``table``."
+    cursor.execute(
+        'SELECT c.relname FROM pg_inherits i '
+        'JOIN pg_class c ON c.oid = i.inhrelid '
+        'WHERE i.inhparent = to_regclass(%s)', (table,))
+    prefix = f'{table}_y'
+    return sorted(
+        dt.datetime.strptime(name[len(prefix):], '%Ym%m').date()
+        for name, in cursor if name.startswith(prefix))
+
+
 def test_a_plain_table_is_converted_keeping_ids_and_identity(cursor):
     cursor.execute(PLAIN)
     insert(cursor, ROWS)
@@ -56,7 +68,7 @@ def test_a_plain_table_is_converted_keeping_ids_and_identity(cursor):
         cursor, 'line', 'period', [dt.date(2026, 12, 15)])
 
     assert ledger_partition.is_partitioned(cursor, 'line')
-    assert ledger_partition.month_partitions(cursor, 'line') == [
+    assert month_partitions(cursor, 'line') == [
         dt.date(2026, m, 1) for m in (9, 10, 12)]
     after = lines(cursor)
     assert [row[1:] for row in after] == before
@@ -83,7 +95,7 @@ def test_partitioning_twice_changes_nothing(cursor):
     ledger_partition.partition(
         cursor, 'line', 'period', [dt.date(2027, 1, 1)])
     assert lines(cursor) == before
-    assert dt.date(2027, 1, 1) not in ledger_partition.month_partitions(
+    assert dt.date(2027, 1, 1) not in month_partitions(
         cursor, 'line')
 
 
@@ -122,12 +134,12 @@ def test_a_month_is_left_while_the_default_stays_locked(cursor):
         added = ledger_partition.add_months_of(cursor, 'line', 'period',
             [dt.date(2027, 2, 1)], lock_timeout='200ms')
         assert added is False
-        assert ledger_partition.month_partitions(cursor, 'line') == []
+        assert month_partitions(cursor, 'line') == []
         cursor.execute("SELECT current_setting('lock_timeout')")
         assert cursor.fetchone() == ('0',)
     assert ledger_partition.add_months_of(cursor, 'line', 'period',
         [dt.date(2027, 2, 1)], lock_timeout='200ms') is True
-    assert ledger_partition.month_partitions(cursor, 'line') == [
+    assert month_partitions(cursor, 'line') == [
         dt.date(2027, 2, 1)]
     cursor.connection.commit()
     # A month that has its partition asks for no lock.
